@@ -1,0 +1,50 @@
+/* meter.h - one energy meter: picks a source, reads it, keeps the books.
+ *
+ * Free of collectd: it turns raw readings into the values SPEC section 3
+ * describes (per-zone and total energy in joules, power in watts, the
+ * meter-in-use gauge) and leaves naming the collectd types to the glue.
+ */
+#ifndef RAPL_METER_H
+#define RAPL_METER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "energy_source.h"
+#include "options.h"
+
+typedef enum {
+  RAPL_VALUE_ENERGY, /* joules, monotonic counter (collectd: derive) */
+  RAPL_VALUE_POWER,  /* watts over the last interval (collectd: power) */
+  RAPL_VALUE_METER,  /* 1: this meter is in use (collectd: gauge) */
+} rapl_value_kind_t;
+
+#define RAPL_VALUE_NAME_LEN 64
+
+typedef struct {
+  rapl_value_kind_t kind;
+  char zone[RAPL_ZONE_KEY_LEN];   /* plugin_instance; "" for the meter gauge */
+  char name[RAPL_VALUE_NAME_LEN]; /* type_instance: domain, "meter-<source>" */
+  uint64_t joules;                /* RAPL_VALUE_ENERGY */
+  double value;                   /* RAPL_VALUE_POWER, RAPL_VALUE_METER */
+} rapl_value_t;
+
+typedef struct rapl_meter rapl_meter_t;
+
+/* The options are copied. NULL when out of memory. */
+rapl_meter_t *rapl_meter_new(const rapl_options_t *options);
+void rapl_meter_free(rapl_meter_t *meter);
+
+/* Finds a source if none is in use yet: 0 when one is (now or already);
+ * otherwise -1 with `why` listing every source and why it was not used. */
+int rapl_meter_start(rapl_meter_t *meter, char *why, size_t why_len);
+
+/* The source in use ("rapl-powercap"), or NULL before a successful start. */
+const char *rapl_meter_source(const rapl_meter_t *meter);
+
+/* Reads every zone once at now_ns (a monotonic clock) and returns the values
+ * to dispatch, valid until the next call. -1 when no source is in use. */
+int rapl_meter_read(rapl_meter_t *meter, uint64_t now_ns,
+                    const rapl_value_t **values, size_t *count);
+
+#endif

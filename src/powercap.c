@@ -1,0 +1,440 @@
+/* powercap.c - the Linux powercap (intel-rapl) energy source.
+ *
+ * Layout (REFERENCE.md section 1): <sysfs>/class/powercap holds a flat
+ * symlink per zone, "intel-rapl:<hex>" for a socket, die or psys zone and
+ * "intel-rapl:<hex>:<hex>" for its sub-zones (core, uncore, dram). Zone ids
+ * are registration order, not package numbers (psys can sit between two
+ * packages), so everything is keyed by the `name` files, never by the id.
+ * intel-rapl-mmio zones repeat intel-rapl packages on client parts; a mmio
+ * package is used only where intel-rapl lacks it.
+ *
+ * Each zone's energy_uj is opened once here and re-read with pread(): no
+ * open/close per read. This file is the only code that touches powercap.
+ */
+#include "energy_source.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "accounting.h"
+#include "rapl_log.h"
+#include "sysfs_parse.h"
+
+typedef struct {
+  rapl_zone_info_t info;
+  enum rapl_domain domain;
+  bool psys;
+  int fd; /* energy_uj, read-only */
+} powercap_zone_t;
+
+struct rapl_source {
+  powercap_zone_t *zones;
+  size_t zone_count;
+};
+
+/* A zone directory found under class/powercap, before it becomes a zone. */
+typedef struct {
+  char entry[64];
+  rapl_zone_dirname_t id;
+  char name[RAPL_ZONE_KEY_LEN];
+  rapl_zone_name_t top; /* depth 1 only */
+  bool usable;
+} candidate_t;
+
+/* Problems met during discovery that are worth telling the operator. They
+ * are logged once when the source opens, or folded into the failure reason,
+ * so that retrying discovery at every read does not repeat them. */
+#define MAX_NOTES 8
+typedef struct {
+  char text[MAX_NOTES][320];
+  size_t count;
+  size_t dropped;
+} notes_t;
+
+static void note(notes_t *notes, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+static void note(notes_t *notes, const char *format, ...) {
+  if (notes->count == MAX_NOTES) {
+    notes->dropped++;
+    return;
+  }
+  va_list ap;
+  va_start(ap, format);
+  vsnprintf(notes->text[notes->count++], sizeof(notes->text[0]), format, ap);
+  va_end(ap);
+}
+
+/* Reads a small sysfs file whole. Returns its length or a negative errno. */
+static ssize_t read_small_file(const char *path, char *buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  ssize_t n = pread(fd, buf, size - 1, 0);
+  int saved = errno;
+  close(fd);
+  if (n < 0)
+    return -saved;
+  buf[n] = '\0';
+  return n;
+}
+
+static int read_u64_file(const char *path, uint64_t *value) {
+  char buf[32];
+  ssize_t n = read_small_file(path, buf, sizeof(buf));
+  if (n < 0)
+    return (int)n;
+  return rapl_parse_u64(buf, (size_t)n, value);
+}
+
+static const char *describe_errno(int err) {
+  switch (err) {
+  case ENOENT:
+    return "not present";
+  case EACCES:
+  case EPERM:
+    return "permission denied";
+  case EINVAL:
+    return "not a number";
+  case ENODATA:
+    return "empty";
+  default:
+    return strerror(err);
+  }
+}
+
+/* Fills c->name from <dir>/name; false (with a note) when it cannot. */
+static bool read_zone_name(const char *class_dir, candidate_t *c,
+                           notes_t *notes) {
+  char path[PATH_MAX];
+  struct stat st;
+  snprintf(path, sizeof(path), "%s/%s", class_dir, c->entry);
+  if (stat(path, &st) != 0) {
+    struct stat lst;
+    if (errno == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+      note(notes, "%s: dangling symlink, zone skipped", path);
+    else
+      note(notes, "%s: %s, zone skipped", path, describe_errno(errno));
+    return false;
+  }
+  snprintf(path, sizeof(path), "%s/%s/name", class_dir, c->entry);
+  char buf[RAPL_ZONE_KEY_LEN];
+  ssize_t n = read_small_file(path, buf, sizeof(buf));
+  if (n < 0) {
+    note(notes, "%s: %s, zone skipped", path, describe_errno((int)-n));
+    return false;
+  }
+  buf[strcspn(buf, "\n")] = '\0';
+  if (buf[0] == '\0') {
+    note(notes, "%s: empty, zone skipped", path);
+    return false;
+  }
+  snprintf(c->name, sizeof(c->name), "%s", buf);
+  return true;
+}
+
+static int compare_zones(const void *a, const void *b) {
+  const powercap_zone_t *x = a, *y = b;
+  if (x->psys != y->psys)
+    return x->psys ? 1 : -1;
+  if (x->info.package_id != y->info.package_id)
+    return x->info.package_id < y->info.package_id ? -1 : 1;
+  if (x->info.die_id != y->info.die_id)
+    return x->info.die_id < y->info.die_id ? -1 : 1;
+  if (x->domain != y->domain)
+    return x->domain < y->domain ? -1 : 1;
+  return 0;
+}
+
+/* Lists the zone directories of class/powercap. Returns the count or a
+ * negative errno with `why` filled. */
+static ssize_t list_candidates(const char *class_dir, candidate_t **out,
+                               char *why, size_t why_len) {
+  DIR *dir = opendir(class_dir);
+  if (dir == NULL) {
+    int err = errno;
+    if (err == ENOENT)
+      snprintf(why, why_len,
+               "%s: not present (kernel without powercap, or the "
+               "intel_rapl_msr module not loaded)",
+               class_dir);
+    else
+      snprintf(why, why_len, "%s: %s", class_dir, describe_errno(err));
+    return -err;
+  }
+  candidate_t *list = NULL;
+  size_t count = 0, capacity = 0;
+  struct dirent *de;
+  while ((de = readdir(dir)) != NULL) {
+    rapl_zone_dirname_t id;
+    if (strlen(de->d_name) >= sizeof(list[0].entry) ||
+        rapl_parse_zone_dirname(de->d_name, &id) != 0)
+      continue;
+    if (count == capacity) {
+      size_t grown = capacity ? capacity * 2 : 16;
+      candidate_t *bigger = realloc(list, grown * sizeof(*list));
+      if (bigger == NULL) {
+        free(list);
+        closedir(dir);
+        snprintf(why, why_len, "out of memory");
+        return -ENOMEM;
+      }
+      list = bigger;
+      capacity = grown;
+    }
+    candidate_t *c = &list[count++];
+    memset(c, 0, sizeof(*c));
+    memcpy(c->entry, de->d_name, strlen(de->d_name) + 1); /* length checked */
+    c->id = id;
+  }
+  closedir(dir);
+  *out = list;
+  return (ssize_t)count;
+}
+
+static const candidate_t *find_top(const candidate_t *list, size_t count,
+                                   bool mmio, unsigned top_id) {
+  for (size_t i = 0; i < count; i++)
+    if (list[i].id.depth == 1 && list[i].id.mmio == mmio &&
+        list[i].id.top_id == top_id)
+      return &list[i];
+  return NULL;
+}
+
+/* Decides which candidates are zones (SPEC section 4). */
+static void classify(candidate_t *list, size_t count, const char *class_dir,
+                     notes_t *notes) {
+  for (size_t i = 0; i < count; i++) {
+    candidate_t *c = &list[i];
+    c->usable = read_zone_name(class_dir, c, notes);
+    if (c->usable && c->id.depth == 1 &&
+        rapl_parse_zone_name(c->name, &c->top) != 0) {
+      note(notes, "%s/%s: unexpected zone name \"%s\", zone skipped",
+           class_dir, c->entry, c->name);
+      c->usable = false;
+    }
+  }
+  /* mmio duplicates: intel-rapl wins for the same package name. */
+  for (size_t i = 0; i < count; i++) {
+    candidate_t *m = &list[i];
+    if (!m->usable || !m->id.mmio || m->id.depth != 1)
+      continue;
+    for (size_t j = 0; j < count; j++) {
+      if (list[j].usable && !list[j].id.mmio && list[j].id.depth == 1 &&
+          strcmp(list[j].name, m->name) == 0) {
+        m->usable = false;
+        break;
+      }
+    }
+  }
+  /* Sub-zones live and die with their parent. */
+  for (size_t i = 0; i < count; i++) {
+    candidate_t *c = &list[i];
+    if (!c->usable || c->id.depth != 2)
+      continue;
+    const candidate_t *parent = find_top(list, count, c->id.mmio, c->id.top_id);
+    if (parent == NULL || !parent->usable)
+      c->usable = false;
+  }
+}
+
+static void close_zones(powercap_zone_t *zones, size_t count) {
+  for (size_t i = 0; i < count; i++)
+    if (zones[i].fd >= 0)
+      close(zones[i].fd);
+}
+
+/* Opens one zone's files; false (with a note) when energy_uj cannot be. */
+static bool open_zone(const char *class_dir, const candidate_t *c,
+                      powercap_zone_t *z, notes_t *notes) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/%s/energy_uj", class_dir, c->entry);
+  z->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (z->fd < 0) {
+    int err = errno;
+    if (err == EACCES || err == EPERM)
+      note(notes,
+           "%s: permission denied (energy_uj is readable by root only since "
+           "the CVE-2020-8694 fix, Linux 5.10): run collectd as root",
+           path);
+    else
+      note(notes, "%s: %s, zone skipped", path, describe_errno(err));
+    return false;
+  }
+  snprintf(path, sizeof(path), "%s/%s/max_energy_range_uj", class_dir,
+           c->entry);
+  uint64_t range = 0;
+  int err = read_u64_file(path, &range);
+  if (err != 0 || range == 0) {
+    /* Old systems report 0 here (REFERENCE.md 2.5): then a decrease cannot
+     * be sized and is taken as a reset instead of a wrap. */
+    note(notes,
+         "%s: %s; a decreasing counter will be treated as a reset, not a wrap",
+         path, err != 0 ? describe_errno(-err) : "0");
+    range = 0;
+  }
+  z->info.wrap_range = range;
+  z->info.uj_per_unit_num = 1;
+  z->info.uj_per_unit_den = 1;
+  z->info.max_power_uw = rapl_plausible_power_cap_uw(z->domain);
+  return true;
+}
+
+static int powercap_read(rapl_source_t *source, size_t zone, uint64_t *raw);
+
+static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
+                         char *why, size_t why_len) {
+  char class_dir[PATH_MAX];
+  if ((size_t)snprintf(class_dir, sizeof(class_dir), "%s/class/powercap",
+                       options->sysfs_path) >= sizeof(class_dir)) {
+    snprintf(why, why_len, "SysfsPath is too long");
+    return -ENAMETOOLONG;
+  }
+  candidate_t *list = NULL;
+  ssize_t count = list_candidates(class_dir, &list, why, why_len);
+  if (count < 0)
+    return (int)count;
+
+  notes_t *notes = calloc(1, sizeof(*notes));
+  powercap_zone_t *zones = calloc(count ? (size_t)count : 1, sizeof(*zones));
+  rapl_source_t *source = calloc(1, sizeof(*source));
+  if (notes == NULL || zones == NULL || source == NULL) {
+    free(list), free(notes), free(zones), free(source);
+    snprintf(why, why_len, "out of memory");
+    return -ENOMEM;
+  }
+  classify(list, (size_t)count, class_dir, notes);
+
+  size_t kept = 0, filtered = 0;
+  for (ssize_t i = 0; i < count; i++) {
+    const candidate_t *c = &list[i];
+    if (!c->usable)
+      continue;
+    powercap_zone_t z = {.fd = -1};
+    if (c->id.depth == 1) {
+      z.domain = c->top.psys ? RAPL_DOMAIN_PSYS : RAPL_DOMAIN_PACKAGE;
+      z.psys = c->top.psys;
+      z.info.package_id = c->top.package_id;
+      z.info.die_id = c->top.die_id;
+      snprintf(z.info.key, sizeof(z.info.key), "%s", c->name);
+    } else {
+      const candidate_t *parent =
+          find_top(list, (size_t)count, c->id.mmio, c->id.top_id);
+      if (!rapl_domain_from_name(c->name, &z.domain) ||
+          z.domain == RAPL_DOMAIN_PACKAGE || z.domain == RAPL_DOMAIN_PSYS) {
+        note(notes, "%s/%s: unexpected sub-zone name \"%s\", zone skipped",
+             class_dir, c->entry, c->name);
+        continue;
+      }
+      z.psys = parent->top.psys;
+      z.info.package_id = parent->top.package_id;
+      z.info.die_id = parent->top.die_id;
+      snprintf(z.info.key, sizeof(z.info.key), "%s", parent->name);
+    }
+    snprintf(z.info.domain, sizeof(z.info.domain), "%s",
+             rapl_domain_name(z.domain));
+    if (!options->domain_wanted[z.domain]) {
+      filtered++;
+      continue;
+    }
+    bool duplicate = false;
+    for (size_t k = 0; k < kept; k++)
+      if (zones[k].domain == z.domain && strcmp(zones[k].info.key, z.info.key) == 0)
+        duplicate = true;
+    if (duplicate) {
+      note(notes, "%s/%s: a second %s zone for %s, ignored", class_dir,
+           c->entry, z.info.domain, z.info.key);
+      continue;
+    }
+    if (open_zone(class_dir, c, &z, notes))
+      zones[kept++] = z;
+  }
+  free(list);
+  qsort(zones, kept, sizeof(*zones), compare_zones);
+  source->zones = zones;
+  source->zone_count = kept;
+
+  size_t readable = 0;
+  for (size_t i = 0; i < kept; i++) {
+    uint64_t raw;
+    int err = powercap_read(source, i, &raw);
+    if (err == 0)
+      readable++;
+    else
+      note(notes, "%s/energy_uj of %s: %s", zones[i].info.key,
+           zones[i].info.domain, describe_errno(-err));
+  }
+
+  if (readable == 0) {
+    int len = snprintf(why, why_len, "%s: %s", class_dir,
+                       kept ? "no zone could be read"
+                       : filtered ? "no zone of the domains in Zones"
+                                  : "no usable RAPL zone");
+    for (size_t i = 0; i < notes->count && len > 0 && (size_t)len < why_len;
+         i++)
+      len += snprintf(why + len, why_len - (size_t)len, "; %s",
+                      notes->text[i]);
+    close_zones(zones, kept);
+    free(zones), free(source), free(notes);
+    return kept ? -EIO : -ENOENT;
+  }
+  for (size_t i = 0; i < notes->count; i++)
+    rapl_log(RAPL_LOG_WARNING, "powercap: %s", notes->text[i]);
+  if (notes->dropped)
+    rapl_log(RAPL_LOG_WARNING, "powercap: %zu more problems not shown",
+             notes->dropped);
+  free(notes);
+  *out = source;
+  return 0;
+}
+
+static size_t powercap_zone_count(const rapl_source_t *source) {
+  return source->zone_count;
+}
+
+static const rapl_zone_info_t *powercap_zone_info(const rapl_source_t *source,
+                                                  size_t zone) {
+  return zone < source->zone_count ? &source->zones[zone].info : NULL;
+}
+
+static int powercap_read(rapl_source_t *source, size_t zone, uint64_t *raw) {
+  if (zone >= source->zone_count)
+    return -EINVAL;
+  const powercap_zone_t *z = &source->zones[zone];
+  char buf[32];
+  ssize_t n = pread(z->fd, buf, sizeof(buf), 0);
+  if (n < 0)
+    return -errno;
+  uint64_t value;
+  int err = rapl_parse_u64(buf, (size_t)n, &value);
+  if (err != 0)
+    return err;
+  if (z->info.wrap_range != 0 && value > z->info.wrap_range)
+    return -ERANGE;
+  *raw = value;
+  return 0;
+}
+
+static void powercap_close(rapl_source_t *source) {
+  if (source == NULL)
+    return;
+  close_zones(source->zones, source->zone_count);
+  free(source->zones);
+  free(source);
+}
+
+const rapl_source_ops_t rapl_powercap_source = {
+    .name = "rapl-powercap",
+    .open = powercap_open,
+    .zone_count = powercap_zone_count,
+    .zone_info = powercap_zone_info,
+    .read = powercap_read,
+    .close = powercap_close,
+};
