@@ -110,12 +110,23 @@ static const char *describe_errno(int err) {
   }
 }
 
+/* <class_dir>/<entry>[/<file>]; false when it does not fit PATH_MAX. */
+static bool zone_path(char *path, size_t len, const char *class_dir,
+                      const char *entry, const char *file) {
+  int n = file ? snprintf(path, len, "%s/%s/%s", class_dir, entry, file)
+               : snprintf(path, len, "%s/%s", class_dir, entry);
+  return n > 0 && (size_t)n < len;
+}
+
 /* Fills c->name from <dir>/name; false (with a note) when it cannot. */
 static bool read_zone_name(const char *class_dir, candidate_t *c,
                            notes_t *notes) {
   char path[PATH_MAX];
   struct stat st;
-  snprintf(path, sizeof(path), "%s/%s", class_dir, c->entry);
+  if (!zone_path(path, sizeof(path), class_dir, c->entry, NULL)) {
+    note(notes, "%s/%s: path too long, zone skipped", class_dir, c->entry);
+    return false;
+  }
   if (stat(path, &st) != 0) {
     struct stat lst;
     if (errno == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
@@ -124,7 +135,8 @@ static bool read_zone_name(const char *class_dir, candidate_t *c,
       note(notes, "%s: %s, zone skipped", path, describe_errno(errno));
     return false;
   }
-  snprintf(path, sizeof(path), "%s/%s/name", class_dir, c->entry);
+  if (!zone_path(path, sizeof(path), class_dir, c->entry, "name"))
+    return false;
   char buf[RAPL_ZONE_KEY_LEN];
   ssize_t n = read_small_file(path, buf, sizeof(buf));
   if (n < 0) {
@@ -255,7 +267,8 @@ static void close_zones(powercap_zone_t *zones, size_t count) {
 static bool open_zone(const char *class_dir, const candidate_t *c,
                       powercap_zone_t *z, notes_t *notes) {
   char path[PATH_MAX];
-  snprintf(path, sizeof(path), "%s/%s/energy_uj", class_dir, c->entry);
+  if (!zone_path(path, sizeof(path), class_dir, c->entry, "energy_uj"))
+    return false;
   z->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (z->fd < 0) {
     int err = errno;
@@ -268,10 +281,11 @@ static bool open_zone(const char *class_dir, const candidate_t *c,
       note(notes, "%s: %s, zone skipped", path, describe_errno(err));
     return false;
   }
-  snprintf(path, sizeof(path), "%s/%s/max_energy_range_uj", class_dir,
-           c->entry);
   uint64_t range = 0;
-  int err = read_u64_file(path, &range);
+  int err = zone_path(path, sizeof(path), class_dir, c->entry,
+                      "max_energy_range_uj")
+                ? read_u64_file(path, &range)
+                : -ENAMETOOLONG;
   if (err != 0 || range == 0) {
     /* Old systems report 0 here (REFERENCE.md 2.5): then a decrease cannot
      * be sized and is taken as a reset instead of a wrap. */

@@ -4,7 +4,9 @@
  *
  * Exit status: 0 fine, 1 runtime error (bad machine file, I/O), 2 usage.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 
 #include "sim_machine.h"
 

@@ -11,7 +11,9 @@
  * delivered_nj advances by power_uw * dt_ns / 1e6 with the remainder carried,
  * so any sequence of advances delivers exactly floor(power * time).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 
 #include "sim_machine.h"
 

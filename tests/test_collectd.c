@@ -1,0 +1,528 @@
+/* test_collectd.c - end to end: the real collectd daemon loads the freshly
+ * built rapl.so, reads a simulated machine that advances at known power
+ * (contrib/sim, `rapl-sim run`), and writes what it dispatched with the csv
+ * plugin. Also: configuration errors as collectd reports them, and a run
+ * under valgrind memcheck.
+ *
+ * Environment (set by `make check`): COLLECTD, RAPL_PLUGIN_DIR, RAPL_SIM,
+ * RAPL_MACHINES. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static const char *env(const char *name) {
+  const char *v = getenv(name);
+  ck_assert_msg(v != NULL && v[0] != '\0',
+                "%s is not set: run the end-to-end tests through `make check`",
+                name);
+  return v;
+}
+
+static char *path_join(const char *a, const char *b) {
+  char *p = NULL;
+  ck_assert_int_ge(asprintf(&p, "%s/%s", a, b), 0);
+  return p;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* fork + exec with stdout and stderr into `log` (appended). */
+static pid_t spawn(char *const argv[], const char *log) {
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execv(argv[0], argv);
+    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  return pid;
+}
+
+static int wait_exit(pid_t pid, double timeout_s) {
+  double deadline = now_s() + timeout_s;
+  int status;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (now_s() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    usleep(20000);
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return strdup("");
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  char chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    fwrite(chunk, 1, n, out);
+  fclose(out);
+  fclose(f);
+  return buf;
+}
+
+static size_t count_lines_with(const char *text, const char *needle) {
+  size_t n = 0;
+  for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+    n++;
+  return n;
+}
+
+/* ---- a simulated machine and a collectd around it ---------------------- */
+
+typedef struct {
+  char *dir;  /* everything of this test */
+  char *root; /* the simulated machine's "/" */
+  pid_t sim;
+  sim_machine_t *model; /* same description, for zone facts (not run) */
+} e2e_t;
+
+static void start_sim(e2e_t *t, const char *machine, double wrap_in_s) {
+  t->dir = make_temp_dir("e2e");
+  t->root = path_join(t->dir, "root");
+  char desc[4096], wrap[32], err[1024];
+  machine_path(machine, desc, sizeof(desc));
+  t->model = sim_load_file(desc, err, sizeof(err));
+  ck_assert_msg(t->model != NULL, "%s", err);
+  snprintf(wrap, sizeof(wrap), "%g", wrap_in_s);
+  char *log = path_join(t->dir, "sim.log");
+  char *argv[] = {(char *)env("RAPL_SIM"), "run", desc, t->root, "--period-ms",
+                  "1", "--wrap-in", wrap, NULL};
+  t->sim = spawn(argv, log);
+  /* "ready" once the tree is built and the first values are written */
+  double deadline = now_s() + 20;
+  for (;;) {
+    char *out = slurp(log);
+    bool ready = strstr(out, "ready") != NULL;
+    free(out);
+    if (ready)
+      break;
+    ck_assert_msg(now_s() < deadline, "rapl-sim did not get ready");
+    ck_assert_msg(waitpid(t->sim, NULL, WNOHANG) == 0, "rapl-sim exited");
+    usleep(20000);
+  }
+  free(log);
+}
+
+static void stop_sim(e2e_t *t) {
+  if (t->sim > 0) {
+    kill(t->sim, SIGTERM);
+    ck_assert_int_eq(wait_exit(t->sim, 10), 0);
+  }
+  sim_free(t->model);
+  rm_tree(t->dir);
+  free(t->dir);
+  free(t->root);
+}
+
+/* Writes collectd.conf: logfile and csv from Debian's plugin directory,
+ * rapl from the build tree (PluginDir applies to the LoadPlugin after it). */
+static char *write_conf(const char *dir, const char *sysfs,
+                        const char *rapl_block_extra, int interval_s) {
+  char *conf = path_join(dir, "collectd.conf");
+  FILE *f = fopen(conf, "w");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f,
+          "Hostname \"e2e\"\nFQDNLookup false\nBaseDir \"%s\"\n"
+          "PIDFile \"%s/collectd.pid\"\nInterval %d\n"
+          "PluginDir \"/usr/lib/collectd\"\n"
+          "LoadPlugin logfile\n<Plugin logfile>\n  LogLevel \"info\"\n"
+          "  File \"%s/collectd.log\"\n  Timestamp true\n</Plugin>\n"
+          "LoadPlugin csv\n<Plugin csv>\n  DataDir \"%s/csv\"\n"
+          "  StoreRates false\n</Plugin>\n"
+          "PluginDir \"%s\"\nLoadPlugin rapl\nPluginDir \"/usr/lib/collectd\"\n"
+          "<Plugin rapl>\n",
+          dir, dir, interval_s, dir, dir, env("RAPL_PLUGIN_DIR"));
+  if (sysfs)
+    fprintf(f, "  SysfsPath \"%s\"\n", sysfs);
+  fprintf(f, "%s</Plugin>\n", rapl_block_extra ? rapl_block_extra : "");
+  fclose(f);
+  return conf;
+}
+
+/* Runs collectd in the foreground for `seconds`, then stops it. Returns its
+ * exit status. `wrapper` (e.g. valgrind) may be NULL. */
+static int run_collectd(const char *dir, const char *conf, double seconds,
+                        char *const *wrapper) {
+  char *log = path_join(dir, "collectd.stderr");
+  char *argv[32];
+  int n = 0;
+  for (; wrapper && wrapper[n]; n++)
+    argv[n] = wrapper[n];
+  argv[n++] = (char *)env("COLLECTD");
+  argv[n++] = "-f";
+  argv[n++] = "-C";
+  argv[n++] = (char *)conf;
+  argv[n] = NULL;
+  pid_t pid = spawn(argv, log);
+  double end = now_s() + seconds;
+  while (now_s() < end) {
+    ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0, "collectd exited early");
+    usleep(50000);
+  }
+  kill(pid, SIGTERM);
+  int status = wait_exit(pid, 60);
+  free(log);
+  return status;
+}
+
+/* ---- reading what csv wrote ------------------------------------------- */
+
+#define MAX_SERIES 64
+#define MAX_POINTS 512
+typedef struct {
+  char id[1024]; /* "rapl-package-0/power-dram" */
+  size_t n;
+  double t[MAX_POINTS], v[MAX_POINTS];
+} series_t;
+
+typedef struct {
+  series_t s[MAX_SERIES];
+  size_t n;
+} csv_t;
+
+static void read_csv(const char *dir, csv_t *out) {
+  memset(out, 0, sizeof(*out));
+  char *host = path_join(dir, "csv/e2e");
+  DIR *d = opendir(host);
+  ck_assert_msg(d != NULL, "collectd wrote no csv data under %s", host);
+  struct dirent *pe;
+  while ((pe = readdir(d)) != NULL) {
+    if (pe->d_name[0] == '.')
+      continue;
+    char *pdir = path_join(host, pe->d_name);
+    DIR *pd = opendir(pdir);
+    struct dirent *fe;
+    while (pd && (fe = readdir(pd)) != NULL) {
+      if (fe->d_name[0] == '.')
+        continue;
+      ck_assert_uint_lt(out->n, MAX_SERIES);
+      series_t *s = &out->s[out->n++];
+      /* file name: <type>-<type_instance>-YYYY-MM-DD */
+      char name[512];
+      snprintf(name, sizeof(name), "%s", fe->d_name);
+      size_t len = strlen(name);
+      ck_assert_uint_gt(len, 11);
+      name[len - 11] = '\0';
+      snprintf(s->id, sizeof(s->id), "%s/%s", pe->d_name, name);
+      char *file = path_join(pdir, fe->d_name);
+      FILE *f = fopen(file, "r");
+      char line[256];
+      while (f && fgets(line, sizeof(line), f)) {
+        double t, v;
+        if (sscanf(line, "%lf,%lf", &t, &v) == 2 && s->n < MAX_POINTS) {
+          s->t[s->n] = t;
+          s->v[s->n++] = v;
+        }
+      }
+      if (f)
+        fclose(f);
+      free(file);
+    }
+    if (pd)
+      closedir(pd);
+    free(pdir);
+  }
+  closedir(d);
+  free(host);
+}
+
+static const series_t *series(const csv_t *c, const char *id) {
+  for (size_t i = 0; i < c->n; i++)
+    if (strcmp(c->s[i].id, id) == 0)
+      return &c->s[i];
+  return NULL;
+}
+
+/* Expected identifiers and watts of a machine description (SPEC 3). */
+typedef struct {
+  char zone[64], domain[32];
+  double watts;
+} expect_t;
+
+static size_t expected_zones(const sim_machine_t *m, expect_t *e, size_t max) {
+  size_t n = 0;
+  for (size_t i = 0; i < sim_zone_count(m); i++) {
+    const char *parent = sim_zone_parent_name(m, i);
+    const char *name = sim_zone_name(m, i);
+    const char *domain = sim_zone_is_subzone(m, i) ? name
+                         : strncmp(name, "psys", 4) == 0 ? "psys"
+                                                          : "package";
+    bool dup = false;
+    for (size_t k = 0; k < n; k++)
+      dup = dup || (strcmp(e[k].zone, parent) == 0 && strcmp(e[k].domain, domain) == 0);
+    if (dup) /* mmio duplicate of an intel-rapl package */
+      continue;
+    ck_assert_uint_lt(n, max);
+    snprintf(e[n].zone, sizeof(e[n].zone), "%s", parent);
+    snprintf(e[n].domain, sizeof(e[n].domain), "%s", domain);
+    e[n].watts = (double)sim_zone_power_uw(m, i) / 1e6;
+    n++;
+  }
+  /* totals, per domain */
+  size_t zones = n;
+  for (size_t i = 0; i < zones; i++) {
+    expect_t *t = NULL;
+    for (size_t k = zones; k < n; k++)
+      if (strcmp(e[k].domain, e[i].domain) == 0)
+        t = &e[k];
+    if (t == NULL) {
+      ck_assert_uint_lt(n, max);
+      t = &e[n++];
+      snprintf(t->zone, sizeof(t->zone), "total");
+      snprintf(t->domain, sizeof(t->domain), "%s", e[i].domain);
+      t->watts = 0;
+    }
+    t->watts += e[i].watts;
+  }
+  return n;
+}
+
+static uint64_t read_u64(const char *path) {
+  char *s = slurp(path);
+  uint64_t v = strtoull(s, NULL, 10);
+  free(s);
+  return v;
+}
+
+/* The machine runs through a counter wrap while collectd reads it every
+ * 2 s; checks identifiers, watts within 1 %, and energy within 1 % (+1 J
+ * for flooring to whole joules at each end) across the wrap. */
+static void check_machine(const char *machine) {
+  e2e_t t = {0};
+  start_sim(&t, machine, 5.0);
+  /* every zone sits just below its wrap now, and must be past it at the end */
+  uint64_t before[64];
+  size_t zones = sim_zone_count(t.model);
+  char *dirs[64];
+  for (size_t i = 0; i < zones; i++) {
+    char rel[512];
+    snprintf(rel, sizeof(rel), "sys/class/powercap/%s/energy_uj",
+             sim_zone_link_name(t.model, i));
+    dirs[i] = path_join(t.root, rel);
+    before[i] = read_u64(dirs[i]);
+    ck_assert_uint_gt(before[i], sim_zone_max_range_uj(t.model, i) / 2);
+  }
+  char *sysfs = path_join(t.root, "sys");
+  char *conf = write_conf(t.dir, sysfs, NULL, 2);
+  ck_assert_int_eq(run_collectd(t.dir, conf, 11.5, NULL), 0);
+  for (size_t i = 0; i < zones; i++) {
+    ck_assert_msg(read_u64(dirs[i]) < before[i], "%s: zone %s did not wrap",
+                  machine, sim_zone_link_name(t.model, i));
+    free(dirs[i]);
+  }
+  char *logf = path_join(t.dir, "collectd.log");
+  char *log = slurp(logf);
+  ck_assert_msg(strstr(log, "rapl plugin: using rapl-powercap") != NULL, "%s", log);
+  ck_assert_msg(count_lines_with(log, "[error]") == 0, "%s", log);
+  ck_assert_msg(count_lines_with(log, "reset") == 0, "%s", log);
+
+  csv_t *csv = calloc(1, sizeof(*csv));
+  read_csv(t.dir, csv);
+  expect_t e[64];
+  size_t ne = expected_zones(t.model, e, 64);
+  /* exactly the expected identifiers: derive + power per zone and total,
+   * and the meter gauge */
+  ck_assert_msg(csv->n == 2 * ne + 1, "%s: %zu series, expected %zu", machine,
+                csv->n, 2 * ne + 1);
+  ck_assert_ptr_nonnull(series(csv, "rapl/gauge-meter-rapl-powercap"));
+  for (size_t i = 0; i < ne; i++) {
+    char id[8192];
+    snprintf(id, sizeof(id), "rapl-%s/power-%s", e[i].zone, e[i].domain);
+    const series_t *p = series(csv, id);
+    ck_assert_msg(p != NULL && p->n >= 3, "%s: no %s", machine, id);
+    for (size_t k = 0; k < p->n; k++)
+      ck_assert_msg(fabs(p->v[k] - e[i].watts) <= 0.01 * e[i].watts,
+                    "%s: %s = %.4f W at %.3f, simulated %.4f W", machine, id,
+                    p->v[k], p->t[k], e[i].watts);
+    snprintf(id, sizeof(id), "rapl-%s/derive-%s", e[i].zone, e[i].domain);
+    const series_t *d = series(csv, id);
+    ck_assert_msg(d != NULL && d->n >= 4, "%s: no %s", machine, id);
+    ck_assert_double_eq(d->v[0], 0); /* the first read is the baseline */
+    for (size_t k = 1; k < d->n; k++)
+      ck_assert_msg(d->v[k] >= d->v[k - 1], "%s: %s went backwards", machine, id);
+    double joules = d->v[d->n - 1] - d->v[0];
+    double expect_j = e[i].watts * (d->t[d->n - 1] - d->t[0]);
+    ck_assert_msg(fabs(joules - expect_j) <= 0.01 * expect_j + 1.0,
+                  "%s: %s counted %.0f J, simulated %.2f J", machine, id,
+                  joules, expect_j);
+  }
+  free(csv);
+  free(log);
+  free(logf);
+  free(conf);
+  free(sysfs);
+  stop_sim(&t);
+}
+
+START_TEST(laptop_psys) { check_machine("laptop-psys"); }
+END_TEST
+START_TEST(xeon_2s) { check_machine("xeon-2s"); }
+END_TEST
+START_TEST(epyc_2s) { check_machine("epyc-2s"); }
+END_TEST
+START_TEST(spr_2s_psys) { check_machine("spr-2s-psys"); }
+END_TEST
+START_TEST(xeon_multidie) { check_machine("xeon-multidie"); }
+END_TEST
+
+/* ---- configuration errors ------------------------------------------------ */
+
+static const struct {
+  const char *block;    /* inside <Plugin rapl> */
+  const char *expected; /* the one ERROR line must contain this */
+} bad_configs[] = {
+    {"  Foo 1\n", "rapl plugin: unknown option \"Foo\""},
+    {"  SysfsPath \"sys\"\n",
+     "SysfsPath: expected an absolute path, got the relative path \"sys\""},
+    {"  ProcfsPath \"\"\n", "ProcfsPath: expected an absolute path, got an empty string"},
+    {"  SysfsPath \"/a\" \"/b\"\n", "SysfsPath: expected one string (an absolute path), got 2 values"},
+    {"  SysfsPath 42\n", "SysfsPath: expected one string (an absolute path), got a number"},
+    {"  Zones \"gpu\"\n", "Zones: unknown domain \"gpu\""},
+    /* (a bare `Zones` with no value is a syntax error of collectd's own
+     * parser: it never reaches the plugin) */
+    {"  Zones \"\"\n", "Zones: unknown domain \"\""},
+    {"  Zones \"dram\" 7\n", "Zones: expected domain names as strings, value 2 is a number"},
+    {"  PerSocket \"maybe\"\n", "PerSocket: expected true or false, got \"maybe\""},
+    {"  Total 1\n", "Total: expected one boolean (true or false), got a number"},
+    {"  PerSocket false\n  Total false\n", "PerSocket and Total are both false"},
+    {"  <MSR>\n    Enabled true\n  </MSR>\n", "MSR: not supported by this version"},
+    {"  Sources \"msr\"\n", "Sources: not supported by this version"},
+};
+
+START_TEST(bad_config_is_refused_with_one_clear_error) {
+  char *dir = make_temp_dir("conf");
+  char *conf = write_conf(dir, "/sys", bad_configs[_i].block, 1);
+  char *log = path_join(dir, "collectd.stderr");
+  char *argv[] = {(char *)env("COLLECTD"), "-T", "-C", conf, NULL};
+  int status = wait_exit(spawn(argv, log), 30);
+  char *logf = path_join(dir, "collectd.log");
+  char *text = slurp(logf);
+  ck_assert_msg(status != 0, "collectd accepted: %s", bad_configs[_i].block);
+  ck_assert_msg(strstr(text, bad_configs[_i].expected) != NULL,
+                "expected \"%s\" in:\n%s", bad_configs[_i].expected, text);
+  ck_assert_msg(count_lines_with(text, "rapl plugin:") == 1,
+                "not exactly one rapl line:\n%s", text);
+  free(text);
+  free(logf);
+  free(log);
+  free(conf);
+  rm_tree(dir);
+  free(dir);
+}
+END_TEST
+
+START_TEST(no_source_is_one_error_and_collectd_runs_on) {
+  char *dir = make_temp_dir("nosrc");
+  char *conf = write_conf(dir, dir, NULL, 1); /* a sysfs without powercap */
+  ck_assert_int_eq(run_collectd(dir, conf, 3.5, NULL), 0);
+  char *logf = path_join(dir, "collectd.log");
+  char *text = slurp(logf);
+  ck_assert_msg(count_lines_with(text, "rapl plugin: no energy source available: "
+                                       "rapl-powercap: ") == 1,
+                "%s", text);
+  ck_assert_msg(strstr(text, "class/powercap: not present") != NULL, "%s", text);
+  free(text);
+  free(logf);
+  free(conf);
+  rm_tree(dir);
+  free(dir);
+}
+END_TEST
+
+/* ---- valgrind ------------------------------------------------------------ */
+
+START_TEST(valgrind_30_reads_clean) {
+  e2e_t t = {0};
+  start_sim(&t, "xeon-2s", 10.0);
+  char *sysfs = path_join(t.root, "sys");
+  char *conf = write_conf(t.dir, sysfs, NULL, 1);
+  char *vlog = path_join(t.dir, "valgrind.log");
+  char *logopt = NULL;
+  ck_assert_int_ge(asprintf(&logopt, "--log-file=%s", vlog), 0);
+  char *wrapper[] = {"/usr/bin/valgrind", "--error-exitcode=99",
+                     "--leak-check=full", "--errors-for-leak-kinds=definite",
+                     "--show-leak-kinds=definite", logopt, NULL};
+  ck_assert_msg(access(wrapper[0], X_OK) == 0, "valgrind is not installed");
+  /* 30 reads at Interval 1, plus valgrind's start-up */
+  int status = run_collectd(t.dir, conf, 36, wrapper);
+  char *vtext = slurp(vlog);
+  char *logf = path_join(t.dir, "collectd.log");
+  char *log = slurp(logf);
+  ck_assert_msg(status == 0, "valgrind/collectd exit %d:\n%s", status, vtext);
+  ck_assert_msg(strstr(vtext, "ERROR SUMMARY: 0 errors") != NULL, "%s", vtext);
+  /* --errors-for-leak-kinds=definite: a definite leak is an error too */
+  csv_t *csv = calloc(1, sizeof(*csv));
+  read_csv(t.dir, csv);
+  const series_t *d = series(csv, "rapl-package-0/derive-package");
+  ck_assert_ptr_nonnull(d);
+  ck_assert_msg(d->n >= 30, "only %zu reads under valgrind", d->n);
+  ck_assert_msg(count_lines_with(log, "[error]") == 0, "%s", log);
+  free(csv);
+  free(log);
+  free(logf);
+  free(vtext);
+  free(logopt);
+  free(vlog);
+  free(conf);
+  free(sysfs);
+  stop_sim(&t);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("collectd");
+  TCase *machines = tcase_create("machines");
+  tcase_set_timeout(machines, 120);
+  tcase_add_test(machines, laptop_psys);
+  tcase_add_test(machines, xeon_2s);
+  tcase_add_test(machines, epyc_2s);
+  tcase_add_test(machines, spr_2s_psys);
+  tcase_add_test(machines, xeon_multidie);
+  suite_add_tcase(s, machines);
+  TCase *config = tcase_create("config");
+  tcase_set_timeout(config, 60);
+  tcase_add_loop_test(config, bad_config_is_refused_with_one_clear_error, 0,
+                      (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
+  tcase_add_test(config, no_source_is_one_error_and_collectd_runs_on);
+  suite_add_tcase(s, config);
+  TCase *vg = tcase_create("valgrind");
+  tcase_set_timeout(vg, 300);
+  tcase_add_test(vg, valgrind_30_reads_clean);
+  suite_add_tcase(s, vg);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

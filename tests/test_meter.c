@@ -1,0 +1,376 @@
+/* test_meter.c - the whole collectd-free pipeline on simulated machines:
+ * what gets dispatched, per zone and in total, through wraps and faults. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meter.h"
+#include "testutil.h"
+
+#define SEC UINT64_C(1000000000)
+
+typedef struct {
+  sim_machine_t *sim;
+  char *root;
+  rapl_meter_t *meter;
+  uint64_t now_ns;
+  const rapl_value_t *values;
+  size_t count;
+} fixture_t;
+
+static void setup_with(fixture_t *f, const char *machine,
+                       void (*tweak)(rapl_options_t *)) {
+  log_capture_start();
+  f->sim = sim_start(machine, &f->root);
+  rapl_options_t o;
+  rapl_options_set_defaults(&o);
+  snprintf(o.sysfs_path, sizeof(o.sysfs_path), "%s/sys", f->root);
+  if (tweak)
+    tweak(&o);
+  f->meter = rapl_meter_new(&o);
+  char why[2048];
+  ck_assert_msg(rapl_meter_start(f->meter, why, sizeof(why)) == 0, "%s", why);
+  f->now_ns = 1000 * SEC;
+}
+
+static void teardown(fixture_t *f) {
+  rapl_meter_free(f->meter);
+  sim_free(f->sim);
+  rm_tree(f->root);
+  free(f->root);
+}
+
+/* Advances the simulation by `seconds` and reads the meter. */
+static void step(fixture_t *f, uint64_t seconds) {
+  if (seconds) {
+    ck_assert_int_eq(sim_advance_ns(f->sim, seconds * SEC), 0);
+    f->now_ns += seconds * SEC;
+  }
+  ck_assert_int_eq(rapl_meter_read(f->meter, f->now_ns, &f->values, &f->count), 0);
+}
+
+static const rapl_value_t *find(const fixture_t *f, rapl_value_kind_t kind,
+                                const char *zone, const char *name) {
+  for (size_t i = 0; i < f->count; i++)
+    if (f->values[i].kind == kind && strcmp(f->values[i].zone, zone) == 0 &&
+        strcmp(f->values[i].name, name) == 0)
+      return &f->values[i];
+  return NULL;
+}
+
+static size_t count_kind(const fixture_t *f, rapl_value_kind_t kind) {
+  size_t n = 0;
+  for (size_t i = 0; i < f->count; i++)
+    n += f->values[i].kind == kind;
+  return n;
+}
+
+static double sim_watts(const fixture_t *f, const char *key, const char *domain) {
+  return (double)sim_zone_power_uw(f->sim, sim_find(f->sim, key, domain)) / 1e6;
+}
+
+START_TEST(first_read_is_baseline) {
+  fixture_t f;
+  setup_with(&f, "xeon-2s", NULL);
+  step(&f, 0);
+  /* energy 0 for every zone and total, no power yet, the meter gauge */
+  ck_assert_uint_eq(count_kind(&f, RAPL_VALUE_ENERGY), 4 + 2);
+  ck_assert_uint_eq(count_kind(&f, RAPL_VALUE_POWER), 0);
+  for (size_t i = 0; i < f.count; i++)
+    if (f.values[i].kind == RAPL_VALUE_ENERGY)
+      ck_assert_uint_eq(f.values[i].joules, 0);
+  const rapl_value_t *g = find(&f, RAPL_VALUE_METER, "", "meter-rapl-powercap");
+  ck_assert_ptr_nonnull(g);
+  ck_assert_double_eq(g->value, 1.0);
+  teardown(&f);
+}
+END_TEST
+
+START_TEST(power_and_energy_match_the_simulation) {
+  const char *machines[] = {"xeon-2s", "laptop-psys", "epyc-2s", "spr-2s-psys",
+                            "xeon-multidie"};
+  for (size_t k = 0; k < 5; k++) {
+    fixture_t f;
+    setup_with(&f, machines[k], NULL);
+    step(&f, 0);
+    for (int i = 0; i < 30; i++)
+      step(&f, 10);
+    for (size_t i = 0; i < f.count; i++) {
+      const rapl_value_t *v = &f.values[i];
+      if (strcmp(v->zone, "total") == 0 || v->kind == RAPL_VALUE_METER)
+        continue;
+      double watts = sim_watts(&f, v->zone, v->name);
+      size_t s = sim_find(f.sim, v->zone, v->name);
+      if (v->kind == RAPL_VALUE_POWER) {
+        /* one counter unit of quantisation over 10 s at most */
+        double unit_w = (double)sim_zone_unit_nj(f.sim, s) / 1e9 / 10.0;
+        ck_assert_msg(fabs(v->value - watts) <= unit_w + watts * 1e-5,
+                      "%s %s/%s: %.6f W, simulated %.6f W", machines[k],
+                      v->zone, v->name, v->value, watts);
+      } else {
+        double truth_j = (double)sim_zone_truth_nj(f.sim, s) / 1e9;
+        ck_assert_msg(fabs((double)v->joules - truth_j) <= 1.0 + truth_j * 1e-5,
+                      "%s %s/%s: %llu J, simulated %.3f J", machines[k], v->zone,
+                      v->name, (unsigned long long)v->joules, truth_j);
+      }
+    }
+    teardown(&f);
+  }
+}
+END_TEST
+
+START_TEST(energy_survives_wraps_exactly_as_the_kernel_shows_them) {
+  fixture_t f;
+  setup_with(&f, "xeon-2s", NULL);
+  sim_wrap_in(f.sim, 25.0);
+  step(&f, 0);
+  uint64_t first_uj[4];
+  for (size_t z = 0; z < 4; z++)
+    first_uj[z] = sim_zone_energy_uj(f.sim, z);
+  for (int i = 0; i < 10; i++)
+    step(&f, 10);
+  /* every zone wrapped once within the 100 s */
+  for (size_t z = 0; z < 4; z++)
+    ck_assert_uint_lt(sim_zone_energy_uj(f.sim, z), first_uj[z]);
+  const char *keys[] = {"package-0", "package-1"};
+  const char *domains[] = {"package", "dram"};
+  for (size_t k = 0; k < 2; k++)
+    for (size_t d = 0; d < 2; d++) {
+      size_t s = sim_find(f.sim, keys[k], domains[d]);
+      const rapl_value_t *e = find(&f, RAPL_VALUE_ENERGY, keys[k], domains[d]);
+      ck_assert_ptr_nonnull(e);
+      /* truth minus the energy before the baseline, within a tick per wrap
+       * (the kernel's wrap loses one unit) and the floor to joules */
+      double truth_j = (double)sim_zone_truth_nj(f.sim, s) / 1e9;
+      ck_assert_msg(fabs((double)e->joules - truth_j) <= 1.0,
+                    "%s/%s: %llu J vs %.6f J", keys[k], domains[d],
+                    (unsigned long long)e->joules, truth_j);
+    }
+  ck_assert_uint_eq(log_count("reset"), 0);
+  teardown(&f);
+}
+END_TEST
+
+START_TEST(total_sums_each_domain_over_sockets) {
+  fixture_t f;
+  setup_with(&f, "xeon-2s", NULL);
+  step(&f, 0);
+  step(&f, 60);
+  const rapl_value_t *tp = find(&f, RAPL_VALUE_POWER, "total", "package");
+  const rapl_value_t *td = find(&f, RAPL_VALUE_POWER, "total", "dram");
+  ck_assert_ptr_nonnull(tp);
+  ck_assert_ptr_nonnull(td);
+  double expect_p = sim_watts(&f, "package-0", "package") +
+                    sim_watts(&f, "package-1", "package");
+  double expect_d = sim_watts(&f, "package-0", "dram") +
+                    sim_watts(&f, "package-1", "dram");
+  ck_assert_double_eq_tol(tp->value, expect_p, 0.01);
+  ck_assert_double_eq_tol(td->value, expect_d, 0.01);
+  /* domains are never summed with each other */
+  ck_assert_ptr_null(find(&f, RAPL_VALUE_POWER, "total", "total"));
+  teardown(&f);
+}
+END_TEST
+
+START_TEST(psys_sums_into_total_psys) {
+  fixture_t f;
+  setup_with(&f, "spr-2s-psys", NULL);
+  step(&f, 0);
+  step(&f, 10);
+  const rapl_value_t *t = find(&f, RAPL_VALUE_POWER, "total", "psys");
+  ck_assert_ptr_nonnull(t);
+  ck_assert_double_eq_tol(t->value, sim_watts(&f, "psys", "psys"), 0.2);
+  teardown(&f);
+}
+END_TEST
+
+static void no_per_socket(rapl_options_t *o) { o->per_socket = false; }
+static void no_total(rapl_options_t *o) { o->total = false; }
+static void dram_only(rapl_options_t *o) {
+  const char *names[] = {"dram"};
+  char err[128];
+  rapl_options_set_zones(o, names, 1, err, sizeof(err));
+}
+
+START_TEST(per_socket_false_dispatches_only_totals) {
+  fixture_t f;
+  setup_with(&f, "xeon-2s", no_per_socket);
+  step(&f, 0);
+  step(&f, 10);
+  for (size_t i = 0; i < f.count; i++)
+    if (f.values[i].kind != RAPL_VALUE_METER)
+      ck_assert_str_eq(f.values[i].zone, "total");
+  ck_assert_uint_eq(f.count, 2 + 2 + 1);
+  teardown(&f);
+}
+END_TEST
+
+START_TEST(total_false_dispatches_no_totals) {
+  fixture_t f;
+  setup_with(&f, "xeon-2s", no_total);
+  step(&f, 0);
+  step(&f, 10);
+  for (size_t i = 0; i < f.count; i++)
+    ck_assert_str_ne(f.values[i].zone, "total");
+  ck_assert_uint_eq(f.count, 4 + 4 + 1);
+  teardown(&f);
+}
+END_TEST
+
+START_TEST(total_on_one_socket_too) {
+  fixture_t f;
+  setup_with(&f, "laptop-psys", NULL);
+  step(&f, 0);
+  step(&f, 10);
+  ck_assert_ptr_nonnull(find(&f, RAPL_VALUE_POWER, "total", "package"));
+  ck_assert_ptr_nonnull(find(&f, RAPL_VALUE_POWER, "total", "core"));
+  ck_assert_ptr_nonnull(find(&f, RAPL_VALUE_POWER, "total", "uncore"));
+  ck_assert_ptr_nonnull(find(&f, RAPL_VALUE_POWER, "total", "psys"));
+  teardown(&f);
+}
+END_TEST
+
+START_TEST(zones_filter_limits_what_is_dispatched) {
+  fixture_t f;
+  setup_with(&f, "xeon-2s", dram_only);
+  step(&f, 0);
+  step(&f, 10);
+  for (size_t i = 0; i < f.count; i++)
+    if (f.values[i].kind != RAPL_VALUE_METER)
+      ck_assert_str_eq(f.values[i].name, "dram");
+  teardown(&f);
+}
+END_TEST
+
+START_TEST(failed_zone_is_skipped_and_counted_later) {
+  fixture_t f;
+  setup_with(&f, "xeon-2s", NULL);
+  size_t s = sim_find(f.sim, "package-1", "package");
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/energy_uj", sim_zone_dir(f.sim, s));
+  step(&f, 0);
+  step(&f, 10);
+  /* three reads with garbage where the counter should be */
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(sim_advance_ns(f.sim, 10 * SEC), 0);
+    f.now_ns += 10 * SEC;
+    write_file(path, "garbage\n");
+    step(&f, 0);
+    ck_assert_ptr_null(find(&f, RAPL_VALUE_ENERGY, "package-1", "package"));
+    ck_assert_ptr_null(find(&f, RAPL_VALUE_ENERGY, "total", "package"));
+    ck_assert_ptr_nonnull(find(&f, RAPL_VALUE_ENERGY, "package-0", "package"));
+    ck_assert_ptr_nonnull(find(&f, RAPL_VALUE_ENERGY, "total", "dram"));
+  }
+  ck_assert_uint_eq(log_count("package-1 package: reading the counter failed"), 1);
+  /* it reads again: the 40 s of energy are all there, power over 40 s */
+  step(&f, 10);
+  ck_assert_uint_eq(log_count("package-1 package: the counter reads again"), 1);
+  const rapl_value_t *p = find(&f, RAPL_VALUE_POWER, "package-1", "package");
+  ck_assert_ptr_nonnull(p);
+  ck_assert_double_eq_tol(p->value, sim_watts(&f, "package-1", "package"), 0.01);
+  const rapl_value_t *e = find(&f, RAPL_VALUE_ENERGY, "package-1", "package");
+  double truth_j = (double)sim_zone_truth_nj(f.sim, s) / 1e9;
+  /* floored: never ahead of the truth, less than a joule behind (plus the
+   * counter's own quantisation: one 61 uJ unit and the kernel's truncation) */
+  ck_assert_msg((double)e->joules <= truth_j &&
+                    truth_j - (double)e->joules < 1.0 + 1e-4,
+                "%llu J vs %.6f J", (unsigned long long)e->joules, truth_j);
+  const rapl_value_t *t = find(&f, RAPL_VALUE_POWER, "total", "package");
+  ck_assert_ptr_nonnull(t);
+  ck_assert_double_eq_tol(t->value,
+                          sim_watts(&f, "package-0", "package") +
+                              sim_watts(&f, "package-1", "package"),
+                          0.01);
+  teardown(&f);
+}
+END_TEST
+
+START_TEST(reset_counts_nothing_and_never_goes_negative) {
+  fixture_t f;
+  setup_with(&f, "xeon-2s", NULL);
+  size_t s = sim_find(f.sim, "package-0", "package");
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/energy_uj", sim_zone_dir(f.sim, s));
+  step(&f, 0);
+  step(&f, 10);
+  uint64_t before = find(&f, RAPL_VALUE_ENERGY, "package-0", "package")->joules;
+  f.now_ns += 10 * SEC;
+  write_file(path, "5\n"); /* counter reset (not explainable as one wrap) */
+  step(&f, 0);
+  ck_assert_uint_eq(log_count("treated as a counter reset"), 1);
+  const rapl_value_t *e = find(&f, RAPL_VALUE_ENERGY, "package-0", "package");
+  ck_assert_uint_eq(e->joules, before);
+  ck_assert_ptr_null(find(&f, RAPL_VALUE_POWER, "package-0", "package"));
+  ck_assert_ptr_null(find(&f, RAPL_VALUE_POWER, "total", "package"));
+  /* counting resumes from the new baseline */
+  write_file(path, "100000005\n"); /* +100 J in 10 s */
+  f.now_ns += 10 * SEC;
+  step(&f, 0);
+  const rapl_value_t *p = find(&f, RAPL_VALUE_POWER, "package-0", "package");
+  ck_assert_ptr_nonnull(p);
+  ck_assert_double_eq_tol(p->value, 10.0, 1e-9);
+  ck_assert_uint_eq(find(&f, RAPL_VALUE_ENERGY, "package-0", "package")->joules,
+                    before + 100);
+  for (size_t i = 0; i < f.count; i++)
+    if (f.values[i].kind == RAPL_VALUE_POWER)
+      ck_assert(isfinite(f.values[i].value) && f.values[i].value >= 0);
+  teardown(&f);
+}
+END_TEST
+
+START_TEST(no_source_explains_why) {
+  char *root = make_temp_dir("nosrc");
+  rapl_options_t o;
+  rapl_options_set_defaults(&o);
+  snprintf(o.sysfs_path, sizeof(o.sysfs_path), "%s/sys", root);
+  rapl_meter_t *m = rapl_meter_new(&o);
+  char why[2048];
+  ck_assert_int_eq(rapl_meter_start(m, why, sizeof(why)), -1);
+  ck_assert_msg(strstr(why, "no energy source available: rapl-powercap: ") != NULL,
+                "%s", why);
+  ck_assert_ptr_null(rapl_meter_source(m));
+  const rapl_value_t *v;
+  size_t n;
+  ck_assert_int_eq(rapl_meter_read(m, 0, &v, &n), -1);
+  /* the meters appear later: the next start finds them */
+  char err[1024];
+  sim_machine_t *sim = sim_load_file(machine_path("xeon-2s", why, sizeof(why)),
+                                     err, sizeof(err));
+  ck_assert_ptr_nonnull(sim);
+  ck_assert_int_eq(sim_build(sim, root), 0);
+  ck_assert_int_eq(rapl_meter_start(m, why, sizeof(why)), 0);
+  ck_assert_str_eq(rapl_meter_source(m), "rapl-powercap");
+  rapl_meter_free(m);
+  sim_free(sim);
+  rm_tree(root);
+  free(root);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("meter");
+  TCase *tc = tcase_create("meter");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, first_read_is_baseline);
+  tcase_add_test(tc, power_and_energy_match_the_simulation);
+  tcase_add_test(tc, energy_survives_wraps_exactly_as_the_kernel_shows_them);
+  tcase_add_test(tc, total_sums_each_domain_over_sockets);
+  tcase_add_test(tc, psys_sums_into_total_psys);
+  tcase_add_test(tc, per_socket_false_dispatches_only_totals);
+  tcase_add_test(tc, total_false_dispatches_no_totals);
+  tcase_add_test(tc, total_on_one_socket_too);
+  tcase_add_test(tc, zones_filter_limits_what_is_dispatched);
+  tcase_add_test(tc, failed_zone_is_skipped_and_counted_later);
+  tcase_add_test(tc, reset_counts_nothing_and_never_goes_negative);
+  tcase_add_test(tc, no_source_explains_why);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
