@@ -68,6 +68,8 @@ static void note(notes_t *notes, const char *format, ...) {
   }
   va_list ap;
   va_start(ap, format);
+  /* clang-analyzer 14 misreads va_start here (valist.Uninitialized) */
+  // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
   vsnprintf(notes->text[notes->count++], sizeof(notes->text[0]), format, ap);
   va_end(ap);
 }
@@ -165,10 +167,12 @@ static int compare_zones(const void *a, const void *b) {
   return 0;
 }
 
-/* Lists the zone directories of class/powercap. Returns the count or a
- * negative errno with `why` filled. */
-static ssize_t list_candidates(const char *class_dir, candidate_t **out,
-                               char *why, size_t why_len) {
+/* Lists the zone directories of class/powercap into *out (*count of them).
+ * Returns 0, or a negative errno with `why` filled and nothing listed. */
+static int list_candidates(const char *class_dir, candidate_t **out,
+                           size_t *out_count, char *why, size_t why_len) {
+  *out = NULL;
+  *out_count = 0;
   DIR *dir = opendir(class_dir);
   if (dir == NULL) {
     int err = errno;
@@ -179,7 +183,7 @@ static ssize_t list_candidates(const char *class_dir, candidate_t **out,
                class_dir);
     else
       snprintf(why, why_len, "%s: %s", class_dir, describe_errno(err));
-    return -err;
+    return err > 0 ? -err : -EIO;
   }
   candidate_t *list = NULL;
   size_t count = 0, capacity = 0;
@@ -208,7 +212,8 @@ static ssize_t list_candidates(const char *class_dir, candidate_t **out,
   }
   closedir(dir);
   *out = list;
-  return (ssize_t)count;
+  *out_count = count;
+  return 0;
 }
 
 static const candidate_t *find_top(const candidate_t *list, size_t count,
@@ -311,23 +316,24 @@ static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
     snprintf(why, why_len, "SysfsPath is too long");
     return -ENAMETOOLONG;
   }
-  candidate_t *list = NULL;
-  ssize_t count = list_candidates(class_dir, &list, why, why_len);
-  if (count < 0)
-    return (int)count;
+  candidate_t *list;
+  size_t count;
+  int listed = list_candidates(class_dir, &list, &count, why, why_len);
+  if (listed != 0)
+    return listed;
 
   notes_t *notes = calloc(1, sizeof(*notes));
-  powercap_zone_t *zones = calloc(count ? (size_t)count : 1, sizeof(*zones));
+  powercap_zone_t *zones = calloc(count ? count : 1, sizeof(*zones));
   rapl_source_t *source = calloc(1, sizeof(*source));
   if (notes == NULL || zones == NULL || source == NULL) {
     free(list), free(notes), free(zones), free(source);
     snprintf(why, why_len, "out of memory");
     return -ENOMEM;
   }
-  classify(list, (size_t)count, class_dir, notes);
+  classify(list, count, class_dir, notes);
 
   size_t kept = 0, filtered = 0;
-  for (ssize_t i = 0; i < count; i++) {
+  for (size_t i = 0; i < count; i++) {
     const candidate_t *c = &list[i];
     if (!c->usable)
       continue;
@@ -340,7 +346,7 @@ static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
       snprintf(z.info.key, sizeof(z.info.key), "%s", c->name);
     } else {
       const candidate_t *parent =
-          find_top(list, (size_t)count, c->id.mmio, c->id.top_id);
+          find_top(list, count, c->id.mmio, c->id.top_id);
       if (!rapl_domain_from_name(c->name, &z.domain) ||
           z.domain == RAPL_DOMAIN_PACKAGE || z.domain == RAPL_DOMAIN_PSYS) {
         note(notes, "%s/%s: unexpected sub-zone name \"%s\", zone skipped",
