@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "accounting.h"
+#include "testutil.h"
 
 #define S(x) ((uint64_t)(x) * RAPL_NS_PER_S)
 /* ESU=14 package counter on kernels >= 4.1 (REFERENCE.md 2.5) */
@@ -294,9 +295,5 @@ int main(void) {
   tcase_add_test(tc, forgotten_power_restarts);
   tcase_add_test(tc, caps_by_domain);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(s);
 }

@@ -356,15 +356,18 @@ static void check_machine(const char *machine) {
   ck_assert_msg(csv->n == 2 * ne + 1, "%s: %zu series, expected %zu", machine,
                 csv->n, 2 * ne + 1);
   ck_assert_ptr_nonnull(series(csv, "rapl/gauge-meter-rapl-powercap"));
+  double worst_w_pct = 0, worst_j = 0, worst_j_pct = 0;
   for (size_t i = 0; i < ne; i++) {
     char id[8192];
     snprintf(id, sizeof(id), "rapl-%s/power-%s", e[i].zone, e[i].domain);
     const series_t *p = series(csv, id);
     ck_assert_msg(p != NULL && p->n >= 3, "%s: no %s", machine, id);
-    for (size_t k = 0; k < p->n; k++)
+    for (size_t k = 0; k < p->n; k++) {
+      worst_w_pct = fmax(worst_w_pct, 100 * fabs(p->v[k] - e[i].watts) / e[i].watts);
       ck_assert_msg(fabs(p->v[k] - e[i].watts) <= 0.01 * e[i].watts,
                     "%s: %s = %.4f W at %.3f, simulated %.4f W", machine, id,
                     p->v[k], p->t[k], e[i].watts);
+    }
     snprintf(id, sizeof(id), "rapl-%s/derive-%s", e[i].zone, e[i].domain);
     const series_t *d = series(csv, id);
     ck_assert_msg(d != NULL && d->n >= 4, "%s: no %s", machine, id);
@@ -376,7 +379,17 @@ static void check_machine(const char *machine) {
     ck_assert_msg(fabs(joules - expect_j) <= 0.01 * expect_j + 1.0,
                   "%s: %s counted %.0f J, simulated %.2f J", machine, id,
                   joules, expect_j);
+    worst_j = fmax(worst_j, fabs(joules - expect_j));
+    worst_j_pct = fmax(worst_j_pct, 100 * fabs(joules - expect_j) / expect_j);
   }
+  /* figures for the record (the test log), not assertions */
+  printf("%s: %zu identifiers:", machine, csv->n);
+  for (size_t i = 0; i < csv->n; i++)
+    printf(" %s", csv->s[i].id);
+  printf("\n%s: worst power error %.3f %%; worst energy error %.2f J "
+         "(%.3f %%) over the run, across a wrap\n",
+         machine, worst_w_pct, worst_j, worst_j_pct);
+  fflush(stdout);
   free(csv);
   free(log);
   free(logf);
@@ -520,9 +533,5 @@ int main(void) {
   tcase_set_timeout(vg, 300);
   tcase_add_test(vg, valgrind_30_reads_clean);
   suite_add_tcase(s, vg);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(s);
 }

@@ -368,9 +368,5 @@ int main(void) {
   tcase_add_test(tc, reset_counts_nothing_and_never_goes_negative);
   tcase_add_test(tc, no_source_explains_why);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(s);
 }

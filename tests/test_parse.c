@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sysfs_parse.h"
+#include "testutil.h"
 
 static int parse(const char *s, uint64_t *v) {
   return rapl_parse_u64(s, strlen(s), v);
@@ -124,9 +125,5 @@ int main(void) {
   tcase_add_test(tc, zone_names_follow_the_kernel);
   tcase_add_test(tc, zone_names_reject_the_unexpected);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(s);
 }

@@ -50,9 +50,7 @@ static void check_zones(const char *machine, const char *expected) {
   zone_list(src, list, sizeof(list));
   ck_assert_str_eq(list, expected);
   ops->close(src);
-  sim_free(m);
-  rm_tree(root);
-  free(root);
+  sim_stop(m, root);
 }
 
 START_TEST(laptop_psys_and_mmio_duplicate) {
@@ -103,9 +101,7 @@ START_TEST(wrap_ranges_come_from_each_zone) {
   ck_assert_uint_eq(ops->zone_info(src, 0)->wrap_range, UINT64_C(262143328850));
   ck_assert_uint_eq(ops->zone_info(src, 1)->wrap_range, UINT64_C(65712999613));
   ops->close(src);
-  sim_free(m);
-  rm_tree(root);
-  free(root);
+  sim_stop(m, root);
 }
 END_TEST
 
@@ -134,9 +130,7 @@ START_TEST(hexadecimal_zone_ids) {
   ck_assert_str_eq(ops->zone_info(src, 10)->key, "package-10");
   ck_assert_str_eq(ops->zone_info(src, 11)->key, "package-11");
   ops->close(src);
-  sim_free(m);
-  rm_tree(root);
-  free(root);
+  sim_stop(m, root);
   free(yaml);
 }
 END_TEST
@@ -155,9 +149,7 @@ START_TEST(mmio_used_when_intel_rapl_lacks_the_package) {
   zone_list(src, list, sizeof(list));
   ck_assert_str_eq(list, "package-0/package psys/psys");
   ops->close(src);
-  sim_free(m);
-  rm_tree(root);
-  free(root);
+  sim_stop(m, root);
 }
 END_TEST
 
@@ -180,9 +172,7 @@ START_TEST(zones_filter) {
   ck_assert_int_eq(rapl_options_set_zones(&o, psys, 1, err, sizeof(err)), 0);
   ck_assert_int_ne(ops->open(&o, &src, why, sizeof(why)), 0);
   ck_assert_msg(strstr(why, "no zone of the domains in Zones") != NULL, "%s", why);
-  sim_free(m);
-  rm_tree(root);
-  free(root);
+  sim_stop(m, root);
 }
 END_TEST
 
@@ -199,9 +189,7 @@ START_TEST(reads_the_same_descriptor_again) {
   ck_assert_uint_eq(b, sim_zone_energy_uj(m, s));
   ck_assert_uint_ne(a, b);
   ops->close(src);
-  sim_free(m);
-  rm_tree(root);
-  free(root);
+  sim_stop(m, root);
 }
 END_TEST
 
@@ -252,9 +240,7 @@ START_TEST(energy_uj_root_only) {
     status = open_as_unprivileged(NULL);
   }
   ck_assert_int_eq(status, 0);
-  sim_free(m);
-  rm_tree(root);
-  free(root);
+  sim_stop(m, root);
 }
 END_TEST
 
@@ -279,9 +265,7 @@ START_TEST(garbage_in_one_zone) {
   write_file(path, "99999999999999\n"); /* above max_energy_range_uj */
   ck_assert_int_eq(ops->read(src, 3, &v), -ERANGE);
   ops->close(src);
-  sim_free(m);
-  rm_tree(root);
-  free(root);
+  sim_stop(m, root);
 }
 END_TEST
 
@@ -299,9 +283,7 @@ START_TEST(garbage_everywhere_fails_with_reasons) {
   ck_assert_int_eq(ops->open(&o, &src, why, sizeof(why)), -EIO);
   ck_assert_msg(strstr(why, "no zone could be read") != NULL, "%s", why);
   ck_assert_msg(strstr(why, "not a number") != NULL, "%s", why);
-  sim_free(m);
-  rm_tree(root);
-  free(root);
+  sim_stop(m, root);
 }
 END_TEST
 
@@ -320,9 +302,7 @@ START_TEST(dangling_link_is_skipped) {
   ck_assert_str_eq(list, "package-0/package package-0/dram");
   ck_assert_msg(log_count("dangling symlink") == 2, "%s", log_text());
   ops->close(src);
-  sim_free(m);
-  rm_tree(root);
-  free(root);
+  sim_stop(m, root);
 }
 END_TEST
 
@@ -340,9 +320,7 @@ START_TEST(zero_max_energy_range) {
   ck_assert_uint_eq(ops->zone_info(src, 1)->wrap_range, UINT64_C(65712999613));
   ck_assert_msg(log_count("treated as a reset, not a wrap") == 1, "%s", log_text());
   ops->close(src);
-  sim_free(m);
-  rm_tree(root);
-  free(root);
+  sim_stop(m, root);
 }
 END_TEST
 
@@ -362,9 +340,7 @@ START_TEST(unexpected_names_are_skipped) {
   ck_assert_msg(log_count("unexpected zone name \"socket-1\"") == 1, "%s",
                 log_text());
   ops->close(src);
-  sim_free(m);
-  rm_tree(root);
-  free(root);
+  sim_stop(m, root);
 }
 END_TEST
 
@@ -391,9 +367,5 @@ int main(void) {
   tcase_add_test(broken, zero_max_energy_range);
   tcase_add_test(broken, unexpected_names_are_skipped);
   suite_add_tcase(s, broken);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(s);
 }

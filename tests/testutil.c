@@ -142,3 +142,17 @@ int run_as_nobody(int (*fn)(void *), void *arg) {
   ck_assert_int_eq(waitpid(pid, &status, 0), pid);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
+
+int run_suite(Suite *suite) {
+  SRunner *runner = srunner_create(suite);
+  srunner_run_all(runner, CK_NORMAL);
+  int failed = srunner_ntests_failed(runner);
+  srunner_free(runner);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+void sim_stop(sim_machine_t *m, char *root) {
+  sim_free(m);
+  rm_tree(root);
+  free(root);
+}

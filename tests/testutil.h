@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <check.h>
+
 #include "sim_machine.h"
 
 /* Captures what the core logs (rapl_log) so tests can assert on it. */
@@ -37,5 +39,12 @@ void write_file(const char *path, const char *content);
  * since root reads 0400 files anyway. Returns the child's exit status,
  * or -1 when not root. */
 int run_as_nobody(int (*fn)(void *), void *arg);
+
+/* Runs every test of the suite (forking each), frees it, and returns the
+ * process exit status: EXIT_SUCCESS when all passed. */
+int run_suite(Suite *suite);
+
+/* Frees a machine from sim_start and removes its root. */
+void sim_stop(sim_machine_t *m, char *root);
 
 #endif
