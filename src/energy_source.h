@@ -54,5 +54,6 @@ typedef struct {
 } rapl_source_ops_t;
 
 extern const rapl_source_ops_t rapl_powercap_source;
+extern const rapl_source_ops_t rapl_msr_source;
 
 #endif

@@ -37,8 +37,17 @@ struct rapl_meter {
   size_t value_capacity;
 };
 
-/* Preference order. MSR and hwmon join here as they are written. */
-static const rapl_source_ops_t *const sources[] = {&rapl_powercap_source};
+/* The implementation of each source; NULL: not in this version yet. */
+static const rapl_source_ops_t *source_ops(rapl_source_kind_t kind) {
+  switch (kind) {
+  case RAPL_SOURCE_POWERCAP:
+    return &rapl_powercap_source;
+  case RAPL_SOURCE_MSR:
+    return &rapl_msr_source;
+  default:
+    return NULL;
+  }
+}
 
 rapl_meter_t *rapl_meter_new(const rapl_options_t *options) {
   rapl_meter_t *meter = calloc(1, sizeof(*meter));
@@ -118,19 +127,30 @@ int rapl_meter_start(rapl_meter_t *meter, char *why, size_t why_len) {
   if (meter->ops != NULL)
     return 0;
   int len = snprintf(why, why_len, "no energy source available:");
-  for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
-    rapl_source_t *source = NULL;
+  rapl_source_kind_t order[RAPL_SOURCE_COUNT];
+  size_t count = rapl_options_source_order(&meter->options, order);
+  for (size_t i = 0; i < count; i++) {
+    const rapl_source_ops_t *ops = source_ops(order[i]);
     char reason[1024];
-    int err = sources[i]->open(&meter->options, &source, reason, sizeof(reason));
-    if (err == 0) {
-      err = adopt(meter, sources[i], source);
-      if (err == 0)
-        return 0;
-      snprintf(reason, sizeof(reason), "%s", strerror(-err));
+    if (order[i] == RAPL_SOURCE_MSR && !meter->options.msr_enabled) {
+      /* never without the operator's explicit opt-in (CVE-2020-8694) */
+      snprintf(reason, sizeof(reason),
+               "disabled (raw MSR reading is opt-in: <MSR> Enabled true)");
+    } else if (ops == NULL) {
+      snprintf(reason, sizeof(reason), "not supported by this version yet");
+    } else {
+      rapl_source_t *source = NULL;
+      int err = ops->open(&meter->options, &source, reason, sizeof(reason));
+      if (err == 0) {
+        err = adopt(meter, ops, source);
+        if (err == 0)
+          return 0;
+        snprintf(reason, sizeof(reason), "%s", strerror(-err));
+      }
     }
     if (len > 0 && (size_t)len < why_len)
       len += snprintf(why + len, why_len - (size_t)len, " %s: %s.",
-                      sources[i]->name, reason);
+                      rapl_source_kind_name(order[i]), reason);
   }
   return -1;
 }

@@ -4,6 +4,17 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+static const char *const source_names[RAPL_SOURCE_COUNT] = {
+    [RAPL_SOURCE_POWERCAP] = "powercap",
+    [RAPL_SOURCE_MSR] = "msr",
+    [RAPL_SOURCE_HWMON] = "hwmon",
+};
+
+const char *rapl_source_kind_name(rapl_source_kind_t kind) {
+  return (unsigned)kind < RAPL_SOURCE_COUNT ? source_names[kind] : "?";
+}
 
 void rapl_options_set_defaults(rapl_options_t *options) {
   memset(options, 0, sizeof(*options));
@@ -13,6 +24,13 @@ void rapl_options_set_defaults(rapl_options_t *options) {
     options->domain_wanted[i] = true;
   options->per_socket = true;
   options->total = true;
+  for (unsigned i = 0; i < RAPL_SOURCE_COUNT; i++)
+    options->sources[i] = (rapl_source_kind_t)i;
+  options->source_count = RAPL_SOURCE_COUNT;
+  options->msr_enabled = false;
+  options->msr_force = false;
+  snprintf(options->msr_device_path, sizeof(options->msr_device_path),
+           "/dev/cpu");
 }
 
 int rapl_options_set_path(char *slot, const char *option, const char *value,
@@ -66,12 +84,63 @@ int rapl_options_set_zones(rapl_options_t *options, const char *const *names,
   return 0;
 }
 
+int rapl_options_set_sources(rapl_options_t *options, const char *const *names,
+                             size_t count, char *err, size_t err_len) {
+  rapl_source_kind_t order[RAPL_SOURCE_COUNT];
+  bool seen[RAPL_SOURCE_COUNT] = {false};
+  if (count == 0 || count > RAPL_SOURCE_COUNT) {
+    snprintf(err, err_len,
+             "Sources: expected 1 to %d of \"powercap\", \"msr\", \"hwmon\", "
+             "got %zu values",
+             RAPL_SOURCE_COUNT, count);
+    return -EINVAL;
+  }
+  for (size_t i = 0; i < count; i++) {
+    unsigned k = 0;
+    while (k < RAPL_SOURCE_COUNT && strcasecmp(names[i], source_names[k]) != 0)
+      k++;
+    if (k == RAPL_SOURCE_COUNT) {
+      snprintf(err, err_len,
+               "Sources: unknown source \"%s\" (expected powercap, msr or "
+               "hwmon)",
+               names[i]);
+      return -EINVAL;
+    }
+    if (seen[k]) {
+      snprintf(err, err_len, "Sources: \"%s\" is listed twice", names[i]);
+      return -EINVAL;
+    }
+    seen[k] = true;
+    order[i] = (rapl_source_kind_t)k;
+  }
+  memcpy(options->sources, order, count * sizeof(order[0]));
+  options->source_count = count;
+  return 0;
+}
+
+size_t rapl_options_source_order(const rapl_options_t *options,
+                                 rapl_source_kind_t order[RAPL_SOURCE_COUNT]) {
+  size_t n = 0;
+  if (options->msr_force)
+    order[n++] = RAPL_SOURCE_MSR;
+  for (size_t i = 0; i < options->source_count; i++)
+    if (!(options->msr_force && options->sources[i] == RAPL_SOURCE_MSR))
+      order[n++] = options->sources[i];
+  return n;
+}
+
 int rapl_options_check(const rapl_options_t *options, char *err,
                        size_t err_len) {
   if (!options->per_socket && !options->total) {
     snprintf(err, err_len,
              "PerSocket and Total are both false: the plugin would dispatch "
              "no energy value; set at least one of them to true");
+    return -EINVAL;
+  }
+  if (options->msr_force && !options->msr_enabled) {
+    snprintf(err, err_len,
+             "MSR: Force true needs Enabled true (MSR reading is never turned "
+             "on implicitly)");
     return -EINVAL;
   }
   return 0;

@@ -12,12 +12,31 @@
 
 #include "domain.h"
 
+/* Energy sources, in the order SPEC section 1 names them. */
+typedef enum {
+  RAPL_SOURCE_POWERCAP,
+  RAPL_SOURCE_MSR,
+  RAPL_SOURCE_HWMON,
+  RAPL_SOURCE_COUNT
+} rapl_source_kind_t;
+
+/* "powercap", "msr", "hwmon" (the names of the Sources option). */
+const char *rapl_source_kind_name(rapl_source_kind_t kind);
+
 typedef struct {
   char sysfs_path[PATH_MAX];  /* host's /sys ("/host/sys" in a container) */
   char procfs_path[PATH_MAX]; /* host's /proc */
   bool domain_wanted[RAPL_DOMAIN_COUNT]; /* `Zones` filter; all by default */
   bool per_socket; /* dispatch one value set per socket/die/psys zone */
   bool total;      /* dispatch the sums of each domain as zone "total" */
+  /* `Sources`: preference order, each at most once */
+  rapl_source_kind_t sources[RAPL_SOURCE_COUNT];
+  size_t source_count;
+  /* <MSR>: never used unless enabled (CVE-2020-8694/8695); force puts it
+   * before powercap. No default, environment or command line turns it on. */
+  bool msr_enabled;
+  bool msr_force;
+  char msr_device_path[PATH_MAX]; /* directory of <cpu>/msr */
 } rapl_options_t;
 
 void rapl_options_set_defaults(rapl_options_t *options);
@@ -32,6 +51,16 @@ int rapl_options_set_path(char *slot, const char *option, const char *value,
  * case-insensitive). Returns 0 or -EINVAL with a message in err. */
 int rapl_options_set_zones(rapl_options_t *options, const char *const *names,
                            size_t count, char *err, size_t err_len);
+
+/* Replaces the source order by `names` (at least one; each "powercap", "msr"
+ * or "hwmon", case-insensitive, at most once). 0 or -EINVAL with a message. */
+int rapl_options_set_sources(rapl_options_t *options, const char *const *names,
+                             size_t count, char *err, size_t err_len);
+
+/* The sources to try, in order: `Sources` with msr moved first when
+ * msr_force is set. Returns how many were written to order[]. */
+size_t rapl_options_source_order(const rapl_options_t *options,
+                                 rapl_source_kind_t order[RAPL_SOURCE_COUNT]);
 
 /* Whole-configuration checks, once every option is set. */
 int rapl_options_check(const rapl_options_t *options, char *err,

@@ -87,28 +87,78 @@ static int config_boolean(const oconfig_item_t *ci, bool *value) {
   return config_error(ci, "one boolean (true or false)");
 }
 
-static int config_zones(const oconfig_item_t *ci) {
-  const char *names[32];
+/* A list of 1..32 strings (Zones, Sources) into names[]; returns the count
+ * or -1 after one ERROR line. `expected` says what the strings name. */
+static int config_names(const oconfig_item_t *ci, const char **names,
+                        const char *expected) {
   if (ci->values_num < 1 || ci->values_num > 32) {
-    ERROR(PLUGIN_NAME " plugin: Zones: expected 1 to 32 domain names "
-                      "(package, core, uncore, dram, psys), got %d values",
-          ci->values_num);
+    ERROR(PLUGIN_NAME " plugin: %s: expected 1 to 32 %s, got %d values",
+          ci->key, expected, ci->values_num);
     return -1;
   }
   for (int i = 0; i < ci->values_num; i++) {
     if (ci->values[i].type != OCONFIG_TYPE_STRING) {
-      ERROR(PLUGIN_NAME " plugin: Zones: expected domain names as strings, "
-                        "value %d is %s",
-            i + 1, type_name(ci->values[i].type));
+      ERROR(PLUGIN_NAME " plugin: %s: expected %s as strings, value %d is %s",
+            ci->key, expected, i + 1, type_name(ci->values[i].type));
       return -1;
     }
     names[i] = ci->values[i].value.string;
   }
+  return ci->values_num;
+}
+
+static int config_zones(const oconfig_item_t *ci) {
+  const char *names[32];
+  int n = config_names(ci, names, "domain names (package, core, uncore, dram, psys)");
   char err[512];
-  if (rapl_options_set_zones(&options, names, (size_t)ci->values_num, err,
-                             sizeof(err)) != 0) {
+  if (n < 0)
+    return -1;
+  if (rapl_options_set_zones(&options, names, (size_t)n, err, sizeof(err)) != 0) {
     ERROR(PLUGIN_NAME " plugin: %s", err);
     return -1;
+  }
+  return 0;
+}
+
+static int config_sources(const oconfig_item_t *ci) {
+  const char *names[32];
+  int n = config_names(ci, names, "source names (powercap, msr, hwmon)");
+  char err[512];
+  if (n < 0)
+    return -1;
+  if (rapl_options_set_sources(&options, names, (size_t)n, err, sizeof(err)) != 0) {
+    ERROR(PLUGIN_NAME " plugin: %s", err);
+    return -1;
+  }
+  return 0;
+}
+
+/* <MSR> Enabled, Force, DevicePath </MSR>: the opt-in for raw MSR reading.
+ * Deliberately no other way (environment, command line) to turn it on. */
+static int config_msr(const oconfig_item_t *ci) {
+  if (ci->values_num != 0) {
+    ERROR(PLUGIN_NAME " plugin: MSR: expected a block <MSR> ... </MSR> with "
+                      "Enabled, Force, DevicePath; got %d values",
+          ci->values_num);
+    return -1;
+  }
+  for (int i = 0; i < ci->children_num; i++) {
+    const oconfig_item_t *child = &ci->children[i];
+    int status;
+    if (strcasecmp(child->key, "Enabled") == 0)
+      status = config_boolean(child, &options.msr_enabled);
+    else if (strcasecmp(child->key, "Force") == 0)
+      status = config_boolean(child, &options.msr_force);
+    else if (strcasecmp(child->key, "DevicePath") == 0)
+      status = config_path(child, options.msr_device_path);
+    else {
+      ERROR(PLUGIN_NAME " plugin: MSR: unknown option \"%s\" (supported: "
+                        "Enabled, Force, DevicePath)",
+            child->key);
+      status = -1;
+    }
+    if (status != 0)
+      return -1;
   }
   return 0;
 }
@@ -116,8 +166,8 @@ static int config_zones(const oconfig_item_t *ci) {
 /* Options of SPEC section 2 that later versions implement. Refused rather
  * than ignored: an operator who sets `<MSR> Enabled true` must not believe
  * MSR reading is on. */
-static const char *const not_yet_supported[] = {
-    "Sources", "ActiveIdle", "HwmonChips", "ConfigFile", "MSR"};
+static const char *const not_yet_supported[] = {"ActiveIdle", "HwmonChips",
+                                                "ConfigFile"};
 
 static int rapl_config(oconfig_item_t *ci) {
   for (int i = 0; i < ci->children_num; i++) {
@@ -133,6 +183,10 @@ static int rapl_config(oconfig_item_t *ci) {
       status = config_boolean(child, &options.per_socket);
     else if (strcasecmp(child->key, "Total") == 0)
       status = config_boolean(child, &options.total);
+    else if (strcasecmp(child->key, "Sources") == 0)
+      status = config_sources(child);
+    else if (strcasecmp(child->key, "MSR") == 0)
+      status = config_msr(child);
     else {
       bool planned = false;
       for (size_t k = 0; k < STATIC_ARRAY_SIZE(not_yet_supported); k++)
@@ -140,11 +194,12 @@ static int rapl_config(oconfig_item_t *ci) {
       if (planned)
         ERROR(PLUGIN_NAME " plugin: %s: not supported by this version of the "
                           "plugin yet (supported: SysfsPath, ProcfsPath, "
-                          "Zones, PerSocket, Total)",
+                          "Zones, PerSocket, Total, Sources, MSR)",
               child->key);
       else
         ERROR(PLUGIN_NAME " plugin: unknown option \"%s\" (supported: "
-                          "SysfsPath, ProcfsPath, Zones, PerSocket, Total)",
+                          "SysfsPath, ProcfsPath, Zones, PerSocket, Total, "
+                          "Sources, MSR)",
               child->key);
       status = -1;
     }

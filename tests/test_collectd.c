@@ -462,7 +462,7 @@ START_TEST(no_source_is_one_error_and_collectd_runs_on) {
   char *logf = path_join(dir, "collectd.log");
   char *text = slurp(logf);
   ck_assert_msg(count_lines_with(text, "rapl plugin: no energy source available: "
-                                       "rapl-powercap: ") == 1,
+                                       "powercap: ") == 1,
                 "%s", text);
   ck_assert_msg(strstr(text, "class/powercap: not present") != NULL, "%s", text);
   free(text);
