@@ -107,7 +107,9 @@ typedef struct {
   sim_machine_t *model; /* same description, for zone facts (not run) */
 } e2e_t;
 
-static void start_sim(e2e_t *t, const char *machine, double wrap_in_s) {
+static void start_sim_args(e2e_t *t, const char *machine, double wrap_in_s,
+                           const char *extra1, const char *extra2,
+                           const char *extra3) {
   t->dir = make_temp_dir("e2e");
   t->root = path_join(t->dir, "root");
   char desc[4096], wrap[32], err[1024];
@@ -117,7 +119,8 @@ static void start_sim(e2e_t *t, const char *machine, double wrap_in_s) {
   snprintf(wrap, sizeof(wrap), "%g", wrap_in_s);
   char *log = path_join(t->dir, "sim.log");
   char *argv[] = {(char *)env("RAPL_SIM"), "run", desc, t->root, "--period-ms",
-                  "1", "--wrap-in", wrap, NULL};
+                  "1", "--wrap-in", wrap, (char *)extra1, (char *)extra2,
+                  (char *)extra3, NULL};
   t->sim = spawn(argv, log);
   /* "ready" once the tree is built and the first values are written */
   double deadline = now_s() + 20;
@@ -132,6 +135,10 @@ static void start_sim(e2e_t *t, const char *machine, double wrap_in_s) {
     usleep(20000);
   }
   free(log);
+}
+
+static void start_sim(e2e_t *t, const char *machine, double wrap_in_s) {
+  start_sim_args(t, machine, wrap_in_s, NULL, NULL, NULL);
 }
 
 static void stop_sim(e2e_t *t) {
@@ -270,7 +277,10 @@ typedef struct {
   double watts;
 } expect_t;
 
-static size_t expected_zones(const sim_machine_t *m, expect_t *e, size_t max) {
+/* amd_core_sum: the plugin reads AMD's per-core counters through MSRs and
+ * sums every core, where powercap shows the lead core only. */
+static size_t expected_zones(const sim_machine_t *m, expect_t *e, size_t max,
+                             bool amd_core_sum) {
   size_t n = 0;
   for (size_t i = 0; i < sim_zone_count(m); i++) {
     const char *parent = sim_zone_parent_name(m, i);
@@ -287,6 +297,10 @@ static size_t expected_zones(const sim_machine_t *m, expect_t *e, size_t max) {
     snprintf(e[n].zone, sizeof(e[n].zone), "%s", parent);
     snprintf(e[n].domain, sizeof(e[n].domain), "%s", domain);
     e[n].watts = (double)sim_zone_power_uw(m, i) / 1e6;
+    int pkg;
+    if (amd_core_sum && strcmp(domain, "core") == 0 &&
+        sscanf(parent, "package-%d", &pkg) == 1)
+      e[n].watts *= (double)sim_amd_core_count(m, (size_t)pkg);
     n++;
   }
   /* totals, per domain */
@@ -315,47 +329,92 @@ static uint64_t read_u64(const char *path) {
   return v;
 }
 
+/* Reads one register of one CPU through the simulated msr device. */
+static uint32_t read_msr32(const char *root, unsigned cpu, uint32_t reg) {
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/dev/cpu/%u/msr", root, cpu);
+  int fd = open(path, O_RDONLY);
+  ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+  uint64_t v = 0;
+  ck_assert_int_eq(pread(fd, &v, 8, reg), 8);
+  close(fd);
+  return (uint32_t)v;
+}
+
+typedef enum { VIA_POWERCAP, VIA_MSR } via_t;
+
 /* The machine runs through a counter wrap while collectd reads it every
  * 2 s; checks identifiers, watts within 1 %, and energy within 1 % (+1 J
- * for flooring to whole joules at each end) across the wrap. */
-static void check_machine(const char *machine) {
+ * for flooring to whole joules at each end) across the wrap. VIA_MSR: the
+ * machine has no powercap, the plugin reads its MSRs (served per register
+ * by rapl-sim over FUSE, as the kernel's msr driver does). */
+static void check_machine(const char *machine, via_t via) {
   e2e_t t = {0};
-  start_sim(&t, machine, 5.0);
+  if (via == VIA_MSR)
+    start_sim_args(&t, machine, 5.0, "--msr", "fuse", "--no-powercap");
+  else
+    start_sim(&t, machine, 5.0);
+  bool amd = strcmp(sim_cpu_vendor(t.model), "AuthenticAMD") == 0;
+  uint32_t pkg_reg = amd ? 0xC001029Bu : 0x611u;
   /* every zone sits just below its wrap now, and must be past it at the end */
   uint64_t before[64];
   size_t zones = sim_zone_count(t.model);
-  char *dirs[64];
-  for (size_t i = 0; i < zones; i++) {
-    char rel[512];
-    snprintf(rel, sizeof(rel), "sys/class/powercap/%s/energy_uj",
-             sim_zone_link_name(t.model, i));
-    dirs[i] = path_join(t.root, rel);
-    before[i] = read_u64(dirs[i]);
-    ck_assert_uint_gt(before[i], sim_zone_max_range_uj(t.model, i) / 2);
+  char *dirs[64] = {NULL};
+  uint32_t msr_before = 0;
+  if (via == VIA_MSR) {
+    msr_before = read_msr32(t.root, 0, pkg_reg);
+    ck_assert_uint_gt(msr_before, UINT32_MAX / 2);
+  } else {
+    for (size_t i = 0; i < zones; i++) {
+      char rel[512];
+      snprintf(rel, sizeof(rel), "sys/class/powercap/%s/energy_uj",
+               sim_zone_link_name(t.model, i));
+      dirs[i] = path_join(t.root, rel);
+      before[i] = read_u64(dirs[i]);
+      ck_assert_uint_gt(before[i], sim_zone_max_range_uj(t.model, i) / 2);
+    }
   }
   char *sysfs = path_join(t.root, "sys");
-  char *conf = write_conf(t.dir, sysfs, NULL, 2);
+  char extra[8192] = "";
+  if (via == VIA_MSR)
+    snprintf(extra, sizeof(extra),
+             "  ProcfsPath \"%s/proc\"\n  <MSR>\n    Enabled true\n"
+             "    DevicePath \"%s/dev/cpu\"\n  </MSR>\n",
+             t.root, t.root);
+  char *conf = write_conf(t.dir, sysfs, extra, 2);
   ck_assert_int_eq(run_collectd(t.dir, conf, 11.5, NULL), 0);
-  for (size_t i = 0; i < zones; i++) {
-    ck_assert_msg(read_u64(dirs[i]) < before[i], "%s: zone %s did not wrap",
-                  machine, sim_zone_link_name(t.model, i));
-    free(dirs[i]);
+  if (via == VIA_MSR) {
+    ck_assert_msg(read_msr32(t.root, 0, pkg_reg) < msr_before,
+                  "%s: the package MSR did not wrap", machine);
+  } else {
+    for (size_t i = 0; i < zones; i++) {
+      ck_assert_msg(read_u64(dirs[i]) < before[i], "%s: zone %s did not wrap",
+                    machine, sim_zone_link_name(t.model, i));
+      free(dirs[i]);
+    }
   }
+  const char *source = via == VIA_MSR ? "rapl-msr" : "rapl-powercap";
   char *logf = path_join(t.dir, "collectd.log");
   char *log = slurp(logf);
-  ck_assert_msg(strstr(log, "rapl plugin: using rapl-powercap") != NULL, "%s", log);
+  char using[64];
+  snprintf(using, sizeof(using), "rapl plugin: using %s", source);
+  ck_assert_msg(strstr(log, using) != NULL, "%s", log);
   ck_assert_msg(count_lines_with(log, "[error]") == 0, "%s", log);
   ck_assert_msg(count_lines_with(log, "reset") == 0, "%s", log);
+  ck_assert_msg(count_lines_with(log, "CVE-2020-8694") == (via == VIA_MSR),
+                "%s", log);
 
   csv_t *csv = calloc(1, sizeof(*csv));
   read_csv(t.dir, csv);
   expect_t e[64];
-  size_t ne = expected_zones(t.model, e, 64);
+  size_t ne = expected_zones(t.model, e, 64, via == VIA_MSR && amd);
   /* exactly the expected identifiers: derive + power per zone and total,
    * and the meter gauge */
   ck_assert_msg(csv->n == 2 * ne + 1, "%s: %zu series, expected %zu", machine,
                 csv->n, 2 * ne + 1);
-  ck_assert_ptr_nonnull(series(csv, "rapl/gauge-meter-rapl-powercap"));
+  char gauge[64];
+  snprintf(gauge, sizeof(gauge), "rapl/gauge-meter-%s", source);
+  ck_assert_ptr_nonnull(series(csv, gauge));
   double worst_w_pct = 0, worst_j = 0, worst_j_pct = 0;
   for (size_t i = 0; i < ne; i++) {
     char id[8192];
@@ -383,12 +442,12 @@ static void check_machine(const char *machine) {
     worst_j_pct = fmax(worst_j_pct, 100 * fabs(joules - expect_j) / expect_j);
   }
   /* figures for the record (the test log), not assertions */
-  printf("%s: %zu identifiers:", machine, csv->n);
+  printf("%s via %s: %zu identifiers:", machine, source, csv->n);
   for (size_t i = 0; i < csv->n; i++)
     printf(" %s", csv->s[i].id);
-  printf("\n%s: worst power error %.3f %%; worst energy error %.2f J "
+  printf("\n%s via %s: worst power error %.3f %%; worst energy error %.2f J "
          "(%.3f %%) over the run, across a wrap\n",
-         machine, worst_w_pct, worst_j, worst_j_pct);
+         machine, source, worst_w_pct, worst_j, worst_j_pct);
   fflush(stdout);
   free(csv);
   free(log);
@@ -398,15 +457,19 @@ static void check_machine(const char *machine) {
   stop_sim(&t);
 }
 
-START_TEST(laptop_psys) { check_machine("laptop-psys"); }
+START_TEST(laptop_psys) { check_machine("laptop-psys", VIA_POWERCAP); }
 END_TEST
-START_TEST(xeon_2s) { check_machine("xeon-2s"); }
+START_TEST(xeon_2s) { check_machine("xeon-2s", VIA_POWERCAP); }
 END_TEST
-START_TEST(epyc_2s) { check_machine("epyc-2s"); }
+START_TEST(epyc_2s) { check_machine("epyc-2s", VIA_POWERCAP); }
 END_TEST
-START_TEST(spr_2s_psys) { check_machine("spr-2s-psys"); }
+START_TEST(spr_2s_psys) { check_machine("spr-2s-psys", VIA_POWERCAP); }
 END_TEST
-START_TEST(xeon_multidie) { check_machine("xeon-multidie"); }
+START_TEST(xeon_multidie) { check_machine("xeon-multidie", VIA_POWERCAP); }
+END_TEST
+START_TEST(xeon_2s_msr_without_powercap) { check_machine("xeon-2s", VIA_MSR); }
+END_TEST
+START_TEST(epyc_2s_msr_without_powercap) { check_machine("epyc-2s", VIA_MSR); }
 END_TEST
 
 /* ---- configuration errors ------------------------------------------------ */
@@ -425,12 +488,19 @@ static const struct {
     /* (a bare `Zones` with no value is a syntax error of collectd's own
      * parser: it never reaches the plugin) */
     {"  Zones \"\"\n", "Zones: unknown domain \"\""},
-    {"  Zones \"dram\" 7\n", "Zones: expected domain names as strings, value 2 is a number"},
+    {"  Zones \"dram\" 7\n", "Zones: expected domain names (package, core, uncore, dram, psys) as strings, value 2 is a number"},
     {"  PerSocket \"maybe\"\n", "PerSocket: expected true or false, got \"maybe\""},
     {"  Total 1\n", "Total: expected one boolean (true or false), got a number"},
     {"  PerSocket false\n  Total false\n", "PerSocket and Total are both false"},
-    {"  <MSR>\n    Enabled true\n  </MSR>\n", "MSR: not supported by this version"},
-    {"  Sources \"msr\"\n", "Sources: not supported by this version"},
+    {"  <MSR>\n    Force true\n  </MSR>\n", "MSR: Force true needs Enabled true"},
+    {"  <MSR>\n    Bogus 1\n  </MSR>\n", "MSR: unknown option \"Bogus\""},
+    {"  <MSR>\n    Enabled \"yes\"\n  </MSR>\n", "Enabled: expected true or false, got \"yes\""},
+    {"  <MSR>\n    DevicePath \"dev/cpu\"\n  </MSR>\n",
+     "DevicePath: expected an absolute path, got the relative path \"dev/cpu\""},
+    {"  <MSR \"x\">\n  </MSR>\n", "MSR: expected a block <MSR> ... </MSR>"},
+    {"  Sources \"perf\"\n", "Sources: unknown source \"perf\""},
+    {"  Sources \"msr\" \"msr\"\n", "Sources: \"msr\" is listed twice"},
+    {"  ActiveIdle true\n", "ActiveIdle: not supported by this version"},
 };
 
 START_TEST(bad_config_is_refused_with_one_clear_error) {
@@ -522,6 +592,8 @@ int main(void) {
   tcase_add_test(machines, epyc_2s);
   tcase_add_test(machines, spr_2s_psys);
   tcase_add_test(machines, xeon_multidie);
+  tcase_add_test(machines, xeon_2s_msr_without_powercap);
+  tcase_add_test(machines, epyc_2s_msr_without_powercap);
   suite_add_tcase(s, machines);
   TCase *config = tcase_create("config");
   tcase_set_timeout(config, 60);

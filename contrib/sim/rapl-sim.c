@@ -9,15 +9,20 @@
 #endif
 
 #include "sim_machine.h"
+#ifdef SIM_WITH_FUSE
+#include "sim_fuse.h"
+#endif
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,13 +34,16 @@ static volatile sig_atomic_t stop_requested;
 static void usage(FILE *f) {
   fprintf(f,
           "usage:\n"
-          "  %s build MACHINE.yaml ROOT\n"
+          "  %s build MACHINE.yaml ROOT [--msr sparse|none] [--no-powercap]\n"
           "  %s run MACHINE.yaml ROOT [--period-ms N] [--duration S]\n"
           "        [--wrap-in S] [--speed X] [--truth FILE]\n"
+          "        [--msr fuse|sparse|none] [--no-powercap]\n"
           "  %s check MACHINE.yaml\n"
           "  %s selftest\n"
           "\n"
-          "build     create ROOT/sys/... (ROOT plays /) and print the zones\n"
+          "build     create ROOT/sys/... (ROOT plays /) and print the zones;\n"
+          "          with a cpu: section also ROOT/sys/devices/system/cpu and\n"
+          "          ROOT/proc/cpuinfo\n"
           "run       build, print \"ready\", then advance the counters every\n"
           "          --period-ms (default 1) until SIGINT/SIGTERM or the end\n"
           "          of --duration seconds; --speed X simulates X seconds per\n"
@@ -43,9 +51,20 @@ static void usage(FILE *f) {
           "          S simulated seconds after the start; --truth FILE gets\n"
           "          \"<zone> <name> <truth_nj> <elapsed_ns>\" lines once per\n"
           "          second and at exit\n"
+          "--msr     ROOT/dev/cpu/N/msr for online CPUs (needs cpu: and msr:):\n"
+          "          fuse: a FUSE mount at ROOT/dev/cpu where pread at offset\n"
+          "          REG returns register REG (%s); sparse: sparse\n"
+          "          regular files (Intel only); none (default): no device\n"
+          "--no-powercap  no ROOT/sys/class/powercap (the counters still run)\n"
           "check     load the description and print the zones, write nothing\n"
           "selftest  check the kernel arithmetic\n",
-          prog, prog, prog, prog);
+          prog, prog, prog, prog,
+#ifdef SIM_WITH_FUSE
+          "libfuse3"
+#else
+          "not in this build"
+#endif
+  );
 }
 
 __attribute__((format(printf, 1, 2))) static int
@@ -123,8 +142,9 @@ static sim_machine_t *load_or_complain(const char *path) {
   return m;
 }
 
-static int build_or_complain(sim_machine_t *m, const char *root) {
-  int r = sim_build(m, root);
+static int build_or_complain(sim_machine_t *m, const char *root,
+                             const sim_build_opts_t *opts) {
+  int r = sim_build_ex(m, root, opts);
   if (r != 0)
     fprintf(stderr, "%s: building the tree under %s failed: %s\n", prog, root,
             sim_build_error(m));
@@ -152,6 +172,11 @@ static int write_truth(const sim_machine_t *m, const char *path) {
   for (size_t i = 0; i < sim_zone_count(m); i++)
     fprintf(f, "%s %s %" PRIu64 " %" PRIu64 "\n", sim_zone_link_name(m, i),
             sim_zone_name(m, i), sim_zone_truth_nj(m, i), sim_elapsed_ns(m));
+  /* AMD per-core counters (0xC001029A): "amd-core:<package>:<core_id>" */
+  for (unsigned p = 0; p < sim_cpu_packages(m); p++)
+    for (size_t k = 0; k < sim_amd_core_count(m, p); k++)
+      fprintf(f, "amd-core:%u:%zu core %" PRIu64 " %" PRIu64 "\n", p, k,
+              sim_amd_core_truth_nj(m, p, k), sim_elapsed_ns(m));
   int bad = ferror(f);
   if (fclose(f) != 0)
     bad = 1;
@@ -166,14 +191,162 @@ static int write_truth(const sim_machine_t *m, const char *path) {
   return 0;
 }
 
+enum msr_mode { MSR_NONE, MSR_SPARSE, MSR_FUSE };
+
+static int parse_msr_mode(const char *s, int allow_fuse, enum msr_mode *out) {
+  if (strcmp(s, "none") == 0)
+    *out = MSR_NONE;
+  else if (strcmp(s, "sparse") == 0)
+    *out = MSR_SPARSE;
+  else if (allow_fuse && strcmp(s, "fuse") == 0)
+    *out = MSR_FUSE;
+  else
+    return -1;
+  return 0;
+}
+
+__attribute__((format(printf, 3, 4))) static void
+set_err(char *err, size_t len, const char *fmt, ...) {
+  if (err == NULL || len == 0)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, len, fmt, ap);
+  va_end(ap);
+}
+
+/* ---- mount point detection ------------------------------------------------ */
+
+/* /proc/self/mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo. */
+static void unescape_octal(char *s) {
+  char *w = s;
+  for (char *r = s; *r;) {
+    if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' &&
+        r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+      *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+      r += 4;
+    } else {
+      *w++ = *r++;
+    }
+  }
+  *w = '\0';
+}
+
+static int is_mount_point(const char *path, char *why, size_t why_len) {
+  struct stat st, parent;
+  if (stat(path, &st) != 0) {
+    if (errno == ENOTCONN) {
+      set_err(why, why_len, "a dead FUSE mount: %s", strerror(errno));
+      return 1;
+    }
+    return 0;
+  }
+  char *real = realpath(path, NULL);
+  if (real == NULL)
+    return 0;
+  char *up;
+  int found = 0;
+  if (asprintf(&up, "%s/..", real) >= 0) {
+    if (stat(up, &parent) == 0 && parent.st_dev != st.st_dev) {
+      set_err(why, why_len, "another file system is mounted there");
+      found = 1;
+    }
+    free(up);
+  }
+  FILE *mi = found ? NULL : fopen("/proc/self/mountinfo", "r");
+  if (mi != NULL) {
+    char *line = NULL;
+    size_t cap = 0;
+    while (!found && getline(&line, &cap, mi) > 0) {
+      /* id parent major:minor root MOUNTPOINT options ... - fstype src */
+      char *save = NULL, *field = strtok_r(line, " ", &save);
+      for (int i = 0; i < 4 && field != NULL; i++)
+        field = strtok_r(NULL, " ", &save);
+      if (field == NULL)
+        continue;
+      unescape_octal(field);
+      if (strcmp(field, real) == 0) {
+        set_err(why, why_len, "it is listed in /proc/self/mountinfo");
+        found = 1;
+      }
+    }
+    free(line);
+    fclose(mi);
+  }
+  free(real);
+  return found;
+}
+
+/* The checks --msr needs before anything is written: the description has
+ * the cpu and msr sections, and ROOT/dev/cpu is not a mount point (a FUSE
+ * device left by a killed rapl-sim, or someone else's). */
+static int msr_precheck(const sim_machine_t *m, const char *machine,
+                        const char *root, enum msr_mode mode) {
+  if (mode == MSR_NONE)
+    return 0;
+  if (!sim_has_cpu(m) || !sim_has_msr(m)) {
+    fprintf(stderr, "%s: %s has no %s section: --msr needs cpu: and msr:\n",
+            prog, machine, sim_has_cpu(m) ? "msr" : "cpu");
+    return -1;
+  }
+  if (mode == MSR_SPARSE && strcmp(sim_cpu_vendor(m), "GenuineIntel") != 0) {
+    fprintf(stderr,
+            "%s: --msr sparse cannot simulate %s: its RAPL registers "
+            "0xC0010299, 0xC001029A and 0xC001029B are 1 apart, so 8-byte "
+            "values at those offsets of a regular file would overlap; use "
+            "--msr fuse\n",
+            prog, sim_cpu_vendor(m));
+    return -1;
+  }
+  char *dev, why[512];
+  if (asprintf(&dev, "%s/dev/cpu", root) < 0) {
+    fprintf(stderr, "%s: out of memory\n", prog);
+    return -1;
+  }
+  int r = is_mount_point(dev, why, sizeof(why));
+  if (r == 1)
+    fprintf(stderr, "%s: %s is already a mount point (%s); refusing to "
+            "start: is another rapl-sim running there?  If not, unmount it: "
+            "umount -l %s\n", prog, dev, why, dev);
+  free(dev);
+  return r == 1 ? -1 : 0;
+}
+
 static int cmd_build(int argc, char **argv) {
-  if (argc != 2)
+  static const struct option longopts[] = {
+      {"msr", required_argument, NULL, 'm'},
+      {"no-powercap", no_argument, NULL, 'P'},
+      {NULL, 0, NULL, 0}};
+  sim_build_opts_t bo = {.powercap = 1, .cpu = 1, .msr_files = 0};
+  enum msr_mode mode = MSR_NONE;
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'm':
+      if (parse_msr_mode(optarg, 0, &mode) != 0)
+        return usage_error("build --msr wants sparse or none, got \"%s\"",
+                           optarg);
+      break;
+    case 'P':
+      bo.powercap = 0;
+      break;
+    case ':':
+      return usage_error("option %s needs a value", argv[optind - 1]);
+    default:
+      return usage_error("unknown option %s", argv[optind - 1]);
+    }
+  }
+  if (argc - optind != 2)
     return usage_error("%s", "build needs MACHINE.yaml and ROOT");
-  sim_machine_t *m = load_or_complain(argv[0]);
+  sim_machine_t *m = load_or_complain(argv[optind]);
   if (m == NULL)
     return 1;
+  bo.msr_files = mode == MSR_SPARSE;
   int rc = 0;
-  if (build_or_complain(m, argv[1]) != 0)
+  if (msr_precheck(m, argv[optind], argv[optind + 1], mode) != 0 ||
+      build_or_complain(m, argv[optind + 1], &bo) != 0)
     rc = 1;
   else
     print_zones(m);
@@ -215,6 +388,7 @@ struct run_opts {
   double wrap_s;
   double speed;
   const char *truth;
+  pthread_mutex_t *lock; /* held while the counters change (FUSE reads) */
 };
 
 /* Bring the simulation to `elapsed_real_ns` after the start. */
@@ -227,7 +401,11 @@ static int catch_up(sim_machine_t *m, const struct run_opts *o,
   uint64_t applied = sim_elapsed_ns(m);
   if (target <= applied)
     return 0;
+  if (o->lock != NULL)
+    pthread_mutex_lock(o->lock);
   int r = sim_advance_ns(m, target - applied);
+  if (o->lock != NULL)
+    pthread_mutex_unlock(o->lock);
   if (r != 0)
     fprintf(stderr, "%s: updating energy_uj failed: %s\n", prog, strerror(-r));
   return r;
@@ -288,9 +466,13 @@ static int cmd_run(int argc, char **argv) {
       {"wrap-in", required_argument, NULL, 'w'},
       {"speed", required_argument, NULL, 's'},
       {"truth", required_argument, NULL, 't'},
+      {"msr", required_argument, NULL, 'm'},
+      {"no-powercap", no_argument, NULL, 'P'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   struct run_opts o = {.period_ns = 1000000, .speed = 1.0};
+  sim_build_opts_t bo = {.powercap = 1, .cpu = 1, .msr_files = 0};
+  enum msr_mode mode = MSR_NONE;
   uint64_t u;
   double d;
   int c;
@@ -330,6 +512,14 @@ static int cmd_run(int argc, char **argv) {
         return usage_error("%s", "--truth wants a file name");
       o.truth = optarg;
       break;
+    case 'm':
+      if (parse_msr_mode(optarg, 1, &mode) != 0)
+        return usage_error("--msr wants fuse, sparse or none, got \"%s\"",
+                           optarg);
+      break;
+    case 'P':
+      bo.powercap = 0;
+      break;
     case 'h':
       usage(stdout);
       return 0;
@@ -343,12 +533,25 @@ static int cmd_run(int argc, char **argv) {
     return usage_error("%s", "run needs MACHINE.yaml and ROOT");
   const char *yaml = argv[optind], *root = argv[optind + 1];
 
+#ifndef SIM_WITH_FUSE
+  if (mode == MSR_FUSE) {
+    fprintf(stderr, "%s: --msr fuse: this rapl-sim was built without FUSE "
+            "(compile contrib/sim/sim_fuse.c with -DSIM_WITH_FUSE and link "
+            "libfuse3)\n", prog);
+    return 1;
+  }
+#endif
   sim_machine_t *m = load_or_complain(yaml);
   if (m == NULL)
     return 1;
+  if (msr_precheck(m, yaml, root, mode) != 0) {
+    sim_free(m);
+    return 1;
+  }
   if (o.has_wrap)
     sim_wrap_in(m, o.wrap_s);
-  if (build_or_complain(m, root) != 0) {
+  bo.msr_files = mode == MSR_SPARSE;
+  if (build_or_complain(m, root, &bo) != 0) {
     sim_free(m);
     return 1;
   }
@@ -361,7 +564,47 @@ static int cmd_run(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
 
-  int rc = run_loop(m, &o);
+  int rc = 0;
+#ifdef SIM_WITH_FUSE
+  pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  sim_fuse_t *fuse = NULL;
+  char *mnt = NULL;
+  if (mode == MSR_FUSE) {
+    char err[512];
+    if (asprintf(&mnt, "%s/dev/cpu", sim_root(m)) < 0) {
+      fprintf(stderr, "%s: out of memory\n", prog);
+      sim_free(m);
+      return 1;
+    }
+    char *dev = strndup(mnt, strlen(mnt) - 4); /* ROOT/dev */
+    if (dev == NULL || (mkdir(dev, 0755) != 0 && errno != EEXIST) ||
+        (mkdir(mnt, 0755) != 0 && errno != EEXIST)) {
+      fprintf(stderr, "%s: cannot create %s: %s\n", prog, mnt,
+              strerror(errno));
+      rc = 1;
+    } else if ((fuse = sim_fuse_start(m, &lock, mnt, err, sizeof(err))) ==
+               NULL) {
+      fprintf(stderr, "%s: --msr fuse: %s\n", prog, err);
+      rc = 1;
+    }
+    free(dev);
+    o.lock = &lock;
+  }
+  if (rc == 0)
+    rc = run_loop(m, &o);
+  if (fuse != NULL) {
+    char why[512];
+    sim_fuse_stop(fuse);
+    if (is_mount_point(mnt, why, sizeof(why)) == 1) {
+      fprintf(stderr, "%s: %s is still mounted after the unmount (%s)\n",
+              prog, mnt, why);
+      rc = 1;
+    }
+  }
+  free(mnt);
+#else
+  rc = run_loop(m, &o);
+#endif
   sim_free(m);
   return rc;
 }
@@ -376,7 +619,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(cmd, "build") == 0)
-    return cmd_build(argc - 2, argv + 2);
+    return cmd_build(argc - 1, argv + 1);
   if (strcmp(cmd, "run") == 0)
     return cmd_run(argc - 1, argv + 1);
   if (strcmp(cmd, "check") == 0)

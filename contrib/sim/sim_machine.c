@@ -63,8 +63,65 @@ typedef struct {
   int fd;          /* O_WRONLY on energy_uj, -1 before sim_build */
   uint64_t written_uj;
   int written_valid;
-  size_t line, col; /* where the zone was described (1-based) */
+  size_t line, col;         /* where the zone was described (1-based) */
+  size_t esu_line, esu_col; /* where its esu was given (0 if not) */
 } sim_zone_t;
+
+/* CPU vendors, as the plugin tells them apart (cpuinfo vendor_id). */
+enum { SIM_VENDOR_INTEL, SIM_VENDOR_AMD, SIM_VENDOR_HYGON };
+static const char *const vendor_ids[] = {"GenuineIntel", "AuthenticAMD",
+                                         "HygonGenuine"};
+
+#define SIM_MAX_CPUS 1024 /* keep the trees (and the fds of msr files) small */
+
+typedef struct {
+  int present;
+  int vendor; /* SIM_VENDOR_* */
+  unsigned family, model, stepping;
+  uint64_t microcode;
+  char *model_name;
+  unsigned packages, dies, cores, threads; /* dies per package, cores per die,
+                                              threads per core */
+  size_t n_cpus;
+  unsigned char *online; /* n_cpus entries */
+} sim_cpu_info_t;
+
+#define SIM_MAX_ZERO 64
+typedef struct {
+  int present;
+  uint64_t unit;
+  uint32_t zero[SIM_MAX_ZERO];
+  size_t n_zero;
+} sim_msr_info_t;
+
+/* Zones an Intel register group (a die: package * dies + die) or an AMD
+ * package reads; -1 when there is none. */
+typedef struct {
+  long pkg, core, uncore, dram, psys;
+} sim_group_t;
+
+/* An AMD per-core counter other than the lead core's (that one is the
+ * powercap core zone). */
+typedef struct {
+  uint64_t start_nj;
+  uint64_t delivered_nj;
+  uint64_t carry;
+  int has_online; /* some thread of the core is online */
+} sim_core_ctr_t;
+
+typedef struct {
+  long core_zone;        /* the package's `core` sub-zone, -1 if none */
+  size_t lead_core;      /* core_id of the lowest-numbered online CPU */
+  sim_core_ctr_t *cores; /* dies * cores entries (the lead's unused) */
+} sim_amd_pkg_t;
+
+/* Sparse msr file of one online CPU: the counter registers it rewrites. */
+#define SIM_MSR_SLOTS 5
+typedef struct {
+  int fd;
+  uint64_t written[SIM_MSR_SLOTS];
+  int written_valid[SIM_MSR_SLOTS];
+} sim_msr_file_t;
 
 struct sim_machine {
   char *name;
@@ -77,6 +134,12 @@ struct sim_machine {
   char *root;
   uint64_t elapsed_ns;
   char build_err[512];
+  sim_cpu_info_t cpu;
+  sim_msr_info_t msr;
+  sim_group_t *groups; /* cpu present: Intel packages*dies, AMD packages */
+  size_t n_groups;
+  sim_amd_pkg_t *amd; /* AMD/Hygon: one per package */
+  sim_msr_file_t *msr_files; /* n_cpus entries while sparse files are built */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -121,12 +184,30 @@ static void zone_free(sim_zone_t *z) {
   free(z->dir);
 }
 
+static void close_msr_files(sim_machine_t *m) {
+  if (m->msr_files == NULL)
+    return;
+  for (size_t i = 0; i < m->cpu.n_cpus; i++)
+    if (m->msr_files[i].fd >= 0)
+      close(m->msr_files[i].fd);
+  free(m->msr_files);
+  m->msr_files = NULL;
+}
+
 void sim_free(sim_machine_t *m) {
   if (m == NULL)
     return;
+  close_msr_files(m);
   for (size_t i = 0; i < m->n_zones; i++)
     zone_free(&m->zones[i]);
   free(m->zones);
+  free(m->cpu.model_name);
+  free(m->cpu.online);
+  free(m->groups);
+  if (m->amd != NULL)
+    for (unsigned p = 0; p < m->cpu.packages; p++)
+      free(m->amd[p].cores);
+  free(m->amd);
   free(m->name);
   free(m->description);
   free(m->root);
@@ -142,6 +223,8 @@ typedef struct {
   sim_machine_t *m;
   char *err;
   size_t err_len;
+  yaml_node_t *cpu_node, *offline_node, *msr_node; /* for later checks */
+  yaml_node_t *zero_nodes[SIM_MAX_ZERO];
 } load_ctx_t;
 
 __attribute__((format(printf, 3, 4))) static int
@@ -159,6 +242,19 @@ fail(load_ctx_t *c, const yaml_node_t *node, const char *fmt, ...) {
     else
       snprintf(c->err, c->err_len, "%s: %s", c->file, msg);
   }
+  return -1;
+}
+
+/* The same for a place remembered as 1-based line and column. */
+__attribute__((format(printf, 4, 5))) static int
+fail_at(load_ctx_t *c, size_t line, size_t col, const char *fmt, ...) {
+  char msg[384];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if (c->err != NULL && c->err_len > 0)
+    snprintf(c->err, c->err_len, "%s:%zu:%zu: %s", c->file, line, col, msg);
   return -1;
 }
 
@@ -439,6 +535,8 @@ static int zone_pair(load_ctx_t *c, size_t key, yaml_node_t *v, void *arg) {
     if (get_uint(c, v, "esu", 29, &u) != 0)
       return -1;
     z->esu = (int)u;
+    z->esu_line = (size_t)v->start_mark.line + 1;
+    z->esu_col = (size_t)v->start_mark.column + 1;
     z->unit_nj = sim_unit_nj_from_esu((unsigned)u);
     return 0;
   case ZK_UNIT_NJ:
@@ -587,6 +685,256 @@ static int sec_mmio(load_ctx_t *c, yaml_node_t *v) {
   return parse_zone_list(c, v, 1, -1);
 }
 
+/* --- cpu: the topology --- */
+
+/* Where CPU `cpu` sits.  Linux numbering on a typical x86 server: first
+ * threads of all cores package-major, then the second threads likewise. */
+typedef struct {
+  unsigned pkg, die, core_in_die, thread;
+} sim_topo_t;
+
+static sim_topo_t cpu_topo(const sim_cpu_info_t *ci, size_t cpu) {
+  size_t per_thread = (size_t)ci->packages * ci->dies * ci->cores;
+  size_t r = cpu % per_thread;
+  sim_topo_t t = {
+      .pkg = (unsigned)(r / ((size_t)ci->dies * ci->cores)),
+      .die = (unsigned)(r / ci->cores % ci->dies),
+      .core_in_die = (unsigned)(r % ci->cores),
+      .thread = (unsigned)(cpu / per_thread),
+  };
+  return t;
+}
+
+/* core_id as sysfs shows it: counted across the dies of the package. */
+static unsigned topo_core_id(const sim_cpu_info_t *ci, sim_topo_t t) {
+  return t.die * ci->cores + t.core_in_die;
+}
+
+static int is_amd_like(const sim_machine_t *m) {
+  return m->cpu.vendor == SIM_VENDOR_AMD || m->cpu.vendor == SIM_VENDOR_HYGON;
+}
+
+/* The register group a CPU reads: the kernel keys Intel RAPL packages by
+ * die, AMD/Hygon by package (REFERENCE.md 2.7, rapl_msrs_are_pkg_scope). */
+static size_t topo_group(const sim_machine_t *m, sim_topo_t t) {
+  if (is_amd_like(m))
+    return t.pkg;
+  return (size_t)t.pkg * m->cpu.dies + t.die;
+}
+
+enum {
+  CK_VENDOR,
+  CK_FAMILY,
+  CK_MODEL,
+  CK_MODEL_NAME,
+  CK_STEPPING,
+  CK_MICROCODE,
+  CK_PACKAGES,
+  CK_DIES,
+  CK_CORES,
+  CK_THREADS,
+  CK_OFFLINE,
+};
+static const char *const cpu_keys[] = {
+    "vendor",   "family",           "model",         "model_name",
+    "stepping", "microcode",        "packages",      "dies_per_package",
+    "cores_per_die", "threads_per_core", "offline",  NULL};
+
+static int get_uint_min(load_ctx_t *c, const yaml_node_t *n, const char *what,
+                        uint64_t min, uint64_t max, uint64_t *out) {
+  if (get_uint(c, n, what, max, out) != 0)
+    return -1;
+  if (*out < min)
+    return fail(c, n, "%s must be at least %" PRIu64 ", got %s", what, min,
+                scalar(n));
+  return 0;
+}
+
+static int cpu_pair(load_ctx_t *c, size_t key, yaml_node_t *v, void *arg) {
+  sim_cpu_info_t *ci = arg;
+  uint64_t u = 0;
+  char *str = NULL;
+  switch (key) {
+  case CK_VENDOR:
+    if (get_string(c, v, "vendor", &str) != 0)
+      return -1;
+    for (size_t i = 0; i < sizeof(vendor_ids) / sizeof(vendor_ids[0]); i++)
+      if (strcmp(str, vendor_ids[i]) == 0) {
+        ci->vendor = (int)i;
+        free(str);
+        return 0;
+      }
+    fail(c, v, "vendor must be GenuineIntel, AuthenticAMD or HygonGenuine, "
+               "got \"%s\"", str);
+    free(str);
+    return -1;
+  case CK_FAMILY: /* base + extended family: at most 0xF + 0xFF */
+    if (get_uint(c, v, "family", 0x10E, &u) != 0)
+      return -1;
+    ci->family = (unsigned)u;
+    return 0;
+  case CK_MODEL:
+    if (get_uint(c, v, "model", 0xFF, &u) != 0)
+      return -1;
+    ci->model = (unsigned)u;
+    return 0;
+  case CK_MODEL_NAME:
+    if (get_string(c, v, "model_name", &ci->model_name) != 0)
+      return -1;
+    /* the CPUID brand string: 48 bytes including the NUL */
+    if (ci->model_name[0] == '\0' || strlen(ci->model_name) > 47)
+      return fail(c, v, "model_name must have 1 to 47 characters");
+    for (const char *p = ci->model_name; *p; p++)
+      if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f)
+        return fail(c, v, "model_name must be printable ASCII");
+    return 0;
+  case CK_STEPPING:
+    if (get_uint(c, v, "stepping", 0xF, &u) != 0)
+      return -1;
+    ci->stepping = (unsigned)u;
+    return 0;
+  case CK_MICROCODE:
+    if (get_uint(c, v, "microcode", 0xFFFFFFFFu, &u) != 0)
+      return -1;
+    ci->microcode = u;
+    return 0;
+  case CK_PACKAGES:
+    if (get_uint_min(c, v, "packages", 1, 64, &u) != 0)
+      return -1;
+    ci->packages = (unsigned)u;
+    return 0;
+  case CK_DIES:
+    if (get_uint_min(c, v, "dies_per_package", 1, 16, &u) != 0)
+      return -1;
+    ci->dies = (unsigned)u;
+    return 0;
+  case CK_CORES:
+    if (get_uint_min(c, v, "cores_per_die", 1, 256, &u) != 0)
+      return -1;
+    ci->cores = (unsigned)u;
+    return 0;
+  case CK_THREADS:
+    if (get_uint_min(c, v, "threads_per_core", 1, 4, &u) != 0)
+      return -1;
+    ci->threads = (unsigned)u;
+    return 0;
+  case CK_OFFLINE:
+    if (expect_type(c, v, YAML_SEQUENCE_NODE, "offline") != 0)
+      return -1;
+    c->offline_node = v;
+    return 0;
+  }
+  return -1;
+}
+
+static int sec_cpu(load_ctx_t *c, yaml_node_t *v) {
+  sim_cpu_info_t *ci = &c->m->cpu;
+  c->cpu_node = v;
+  ci->dies = 1;
+  ci->threads = 1;
+  ci->microcode = 0x1;
+  uint32_t seen;
+  if (walk_mapping(c, v, "cpu", cpu_keys, cpu_pair, ci, &seen) != 0)
+    return -1;
+  static const int required[] = {CK_VENDOR,      CK_FAMILY,   CK_MODEL,
+                                 CK_MODEL_NAME,  CK_PACKAGES, CK_CORES};
+  for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+    if (!(seen & (1u << required[i])))
+      return fail(c, v, "cpu is missing required key \"%s\"",
+                  cpu_keys[required[i]]);
+  ci->n_cpus = (size_t)ci->packages * ci->dies * ci->cores * ci->threads;
+  if (ci->n_cpus > SIM_MAX_CPUS)
+    return fail(c, v, "cpu describes %zu logical CPUs; at most %d are "
+                      "supported (keep the machine small)",
+                ci->n_cpus, SIM_MAX_CPUS);
+  ci->online = malloc(ci->n_cpus);
+  if (ci->online == NULL)
+    return fail(c, v, "out of memory");
+  memset(ci->online, 1, ci->n_cpus);
+  ci->present = 1;
+
+  yaml_node_t *off = c->offline_node;
+  if (off != NULL)
+    for (yaml_node_item_t *it = off->data.sequence.items.start;
+         it < off->data.sequence.items.top; it++) {
+      yaml_node_t *n = yaml_document_get_node(c->doc, *it);
+      uint64_t u;
+      if (n == NULL)
+        return fail(c, off, "broken document");
+      if (get_uint(c, n, "an offline CPU", UINT64_MAX, &u) != 0)
+        return -1;
+      if (u >= ci->n_cpus)
+        return fail(c, n, "offline CPU %" PRIu64 " does not exist (CPUs are "
+                          "0..%zu)", u, ci->n_cpus - 1);
+      if (u == 0)
+        return fail(c, n, "CPU 0 cannot be offline (x86 Linux has no "
+                          "cpu0/online)");
+      if (!ci->online[u])
+        return fail(c, n, "CPU %" PRIu64 " is listed twice", u);
+      ci->online[u] = 0;
+    }
+  /* The kernel removes a RAPL package when its last CPU goes offline
+   * (REFERENCE.md 2.6, rapl_cpu_down_prep): keep one per die. */
+  for (unsigned p = 0; p < ci->packages; p++)
+    for (unsigned d = 0; d < ci->dies; d++) {
+      int any = 0;
+      for (size_t cpu = 0; cpu < ci->n_cpus && !any; cpu++) {
+        sim_topo_t t = cpu_topo(ci, cpu);
+        any = t.pkg == p && t.die == d && ci->online[cpu];
+      }
+      if (!any)
+        return fail(c, off != NULL ? off : v,
+                    "every CPU of package %u die %u is offline; the kernel "
+                    "would remove its RAPL zones: keep one online", p, d);
+    }
+  return 0;
+}
+
+/* --- msr: the register model --- */
+
+static const char *const msr_keys[] = {"unit", "zero", NULL};
+
+static int msr_pair(load_ctx_t *c, size_t key, yaml_node_t *v, void *arg) {
+  sim_msr_info_t *mi = arg;
+  uint64_t u;
+  if (key == 0) {
+    if (get_uint(c, v, "msr unit", 0xFFFFFFFFu, &u) != 0)
+      return -1;
+    mi->unit = u;
+    return 0;
+  }
+  if (expect_type(c, v, YAML_SEQUENCE_NODE, "zero") != 0)
+    return -1;
+  for (yaml_node_item_t *it = v->data.sequence.items.start;
+       it < v->data.sequence.items.top; it++) {
+    yaml_node_t *n = yaml_document_get_node(c->doc, *it);
+    if (n == NULL)
+      return fail(c, v, "broken document");
+    if (mi->n_zero == SIM_MAX_ZERO)
+      return fail(c, n, "zero lists more than %d registers", SIM_MAX_ZERO);
+    if (get_uint(c, n, "a register", 0xFFFFFFFFu, &u) != 0)
+      return -1;
+    for (size_t i = 0; i < mi->n_zero; i++)
+      if (mi->zero[i] == u)
+        return fail(c, n, "register 0x%" PRIX64 " is listed twice", u);
+    c->zero_nodes[mi->n_zero] = n;
+    mi->zero[mi->n_zero++] = (uint32_t)u;
+  }
+  return 0;
+}
+
+static int sec_msr(load_ctx_t *c, yaml_node_t *v) {
+  sim_msr_info_t *mi = &c->m->msr;
+  c->msr_node = v;
+  uint32_t seen;
+  if (walk_mapping(c, v, "msr", msr_keys, msr_pair, mi, &seen) != 0)
+    return -1;
+  if (!(seen & 1u))
+    return fail(c, v, "msr is missing required key \"unit\"");
+  mi->present = 1;
+  return 0;
+}
+
 static const struct {
   const char *key;
   int (*parse)(load_ctx_t *c, yaml_node_t *value);
@@ -596,9 +944,225 @@ static const struct {
     {"description", sec_description, 0},
     {"powercap", sec_powercap, 0},
     {"mmio", sec_mmio, 0},
-    /* later: {"cpus", sec_cpus, 0}, {"msr", sec_msr, 0} */
+    {"cpu", sec_cpu, 0},
+    {"msr", sec_msr, 0},
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+/* --- checks across sections, and the tables derived from them --- */
+
+static unsigned msr_esu(uint64_t unit) { return (unsigned)((unit >> 8) & 0x1F); }
+
+/* "package-P" (die -1) or "package-P-die-D"; 0 if it is one of those. */
+static int parse_package_name(const char *s, unsigned long *pkg, long *die) {
+  if (strncmp(s, "package-", 8) != 0 || s[8] < '0' || s[8] > '9')
+    return -1;
+  char *end;
+  *pkg = strtoul(s + 8, &end, 10);
+  *die = -1;
+  if (*end == '\0')
+    return 0;
+  if (strncmp(end, "-die-", 5) != 0 || end[5] < '0' || end[5] > '9')
+    return -1;
+  unsigned long d = strtoul(end + 5, &end, 10);
+  if (*end != '\0' || d > 1000000)
+    return -1;
+  *die = (long)d;
+  return 0;
+}
+
+/* Find which zones each register group reads (kernel names: REFERENCE.md
+ * section 1 "name values"). */
+static int map_groups(load_ctx_t *c) {
+  sim_machine_t *m = c->m;
+  const sim_cpu_info_t *ci = &m->cpu;
+  int amd = is_amd_like(m);
+  m->n_groups = amd ? ci->packages : (size_t)ci->packages * ci->dies;
+  m->groups = malloc(m->n_groups * sizeof(*m->groups));
+  if (m->groups == NULL)
+    return fail(c, c->cpu_node, "out of memory");
+  for (size_t g = 0; g < m->n_groups; g++)
+    m->groups[g] = (sim_group_t){-1, -1, -1, -1, -1};
+  long psys_all = -1;
+  for (size_t i = 0; i < m->n_zones; i++) {
+    const sim_zone_t *z = &m->zones[i];
+    if (z->parent >= 0)
+      continue;
+    unsigned long pkg;
+    long die;
+    if (parse_package_name(z->name, &pkg, &die) == 0) {
+      if (pkg >= ci->packages)
+        return fail_at(c, z->line, z->col,
+                       "zone %s: cpu has %u package(s), 0..%u", z->name,
+                       ci->packages, ci->packages - 1);
+      int want_die = !amd && ci->dies > 1;
+      if (want_die && die < 0)
+        return fail_at(c, z->line, z->col,
+                       "zone %s: with %u dies per package the kernel names "
+                       "Intel zones package-P-die-D", z->name, ci->dies);
+      if (!want_die && die >= 0)
+        return fail_at(c, z->line, z->col,
+                       "zone %s: the kernel adds -die-D only on Intel with "
+                       "more than one die per package", z->name);
+      if (die >= (long)ci->dies)
+        return fail_at(c, z->line, z->col,
+                       "zone %s: cpu has %u die(s) per package", z->name,
+                       ci->dies);
+      if (z->is_mmio)
+        continue;
+      size_t g = amd ? pkg : pkg * ci->dies + (size_t)(die < 0 ? 0 : die);
+      if (m->groups[g].pkg >= 0)
+        return fail_at(c, z->line, z->col, "zone %s: a second zone named %s",
+                       z->link_name, z->name);
+      m->groups[g].pkg = (long)i;
+    } else if (!z->is_mmio && strcmp(z->name, "psys") == 0) {
+      psys_all = (long)i;
+    } else if (!z->is_mmio && strncmp(z->name, "psys-", 5) == 0) {
+      /* kernel: "psys-%d" with the RAPL package (die) id for rp->id > 0 */
+      char *end;
+      unsigned long g = strtoul(z->name + 5, &end, 10);
+      if (*end != '\0' || z->name[5] < '0' || z->name[5] > '9' ||
+          g >= m->n_groups)
+        return fail_at(c, z->line, z->col,
+                       "zone %s: psys-N needs N < %zu (the RAPL package ids)",
+                       z->name, m->n_groups);
+      m->groups[g].psys = (long)i;
+    }
+  }
+  for (size_t g = 0; g < m->n_groups; g++)
+    if (m->groups[g].psys < 0)
+      m->groups[g].psys = psys_all;
+  for (size_t i = 0; i < m->n_zones; i++) {
+    const sim_zone_t *z = &m->zones[i];
+    if (z->parent < 0 || z->is_mmio)
+      continue;
+    for (size_t g = 0; g < m->n_groups; g++) {
+      if (m->groups[g].pkg != z->parent)
+        continue;
+      long *slot = strcmp(z->name, "core") == 0     ? &m->groups[g].core
+                   : strcmp(z->name, "uncore") == 0 ? &m->groups[g].uncore
+                   : strcmp(z->name, "dram") == 0   ? &m->groups[g].dram
+                                                    : NULL;
+      if (slot == NULL)
+        break;
+      if (*slot >= 0)
+        return fail_at(c, z->line, z->col,
+                       "zone %s: a second sub-zone named %s", z->link_name,
+                       z->name);
+      *slot = (long)i;
+    }
+  }
+  return 0;
+}
+
+/* AMD/Hygon: one counter per physical core for 0xC001029A. */
+static int init_amd_cores(load_ctx_t *c) {
+  sim_machine_t *m = c->m;
+  const sim_cpu_info_t *ci = &m->cpu;
+  m->amd = calloc(ci->packages, sizeof(*m->amd));
+  if (m->amd == NULL)
+    return fail(c, c->cpu_node, "out of memory");
+  size_t per_pkg = (size_t)ci->dies * ci->cores;
+  for (unsigned p = 0; p < ci->packages; p++) {
+    sim_amd_pkg_t *ap = &m->amd[p];
+    ap->core_zone = m->groups[p].core;
+    if (ap->core_zone < 0)
+      continue;
+    ap->cores = calloc(per_pkg, sizeof(*ap->cores));
+    if (ap->cores == NULL)
+      return fail(c, c->cpu_node, "out of memory");
+    int lead_found = 0;
+    for (size_t cpu = 0; cpu < ci->n_cpus; cpu++) {
+      sim_topo_t t = cpu_topo(ci, cpu);
+      if (t.pkg != p || !ci->online[cpu])
+        continue;
+      ap->cores[topo_core_id(ci, t)].has_online = 1;
+      if (!lead_found) { /* lowest-numbered online CPU: the kernel's lead */
+        ap->lead_core = topo_core_id(ci, t);
+        lead_found = 1;
+      }
+    }
+    /* Distinct, deterministic starts (golden-ratio steps over the 32-bit
+     * range from the zone's own start) so a reader that sums the cores
+     * really has to read each one. */
+    const sim_zone_t *z = &m->zones[ap->core_zone];
+    uint32_t base = (uint32_t)(z->start_nj / z->unit_nj);
+    for (size_t k = 0; k < per_pkg; k++) {
+      uint32_t ticks = base + (uint32_t)(k + 1) * 0x9E3779B1u;
+      ap->cores[k].start_nj = (uint64_t)ticks * z->unit_nj;
+    }
+  }
+  return 0;
+}
+
+static int finish_load(load_ctx_t *c) {
+  sim_machine_t *m = c->m;
+  const sim_msr_info_t *mi = &m->msr;
+  if (mi->present && !m->cpu.present)
+    return fail(c, c->msr_node, "msr needs a cpu section (MSRs are per CPU)");
+  if (mi->present) {
+    /* A zone with esu reads the unit MSR; one with unit_nj is a fixed-unit
+     * domain (DRAM 15.3 uJ on server parts, SPR psys 1 J: REFERENCE.md 2.3). */
+    unsigned esu = msr_esu(mi->unit);
+    for (size_t i = 0; i < m->n_zones; i++) {
+      const sim_zone_t *z = &m->zones[i];
+      if (z->esu >= 0 && (unsigned)z->esu != esu)
+        return fail_at(c, z->esu_line, z->esu_col,
+                       "zone %s (%s) has esu %d but msr unit 0x%" PRIX64
+                       " has ESU %u (bits 12:8); give the same esu, or "
+                       "unit_nj for a fixed-unit domain",
+                       z->link_name, z->name, z->esu, mi->unit, esu);
+    }
+  }
+  if (!m->cpu.present)
+    return 0;
+  if (map_groups(c) != 0)
+    return -1;
+  if (is_amd_like(m) && init_amd_cores(c) != 0)
+    return -1;
+  if (!mi->present)
+    return 0;
+  int amd = is_amd_like(m);
+  for (size_t g = 0; g < m->n_groups; g++)
+    if (m->groups[g].pkg < 0) {
+      char want[64];
+      if (!amd && m->cpu.dies > 1)
+        snprintf(want, sizeof(want), "package-%zu-die-%zu", g / m->cpu.dies,
+                 g % m->cpu.dies);
+      else
+        snprintf(want, sizeof(want), "package-%zu", g);
+      return fail(c, c->msr_node,
+                  "msr: no powercap zone named %s; the package energy "
+                  "register reads that zone's counter", want);
+    }
+  for (size_t i = 0; i < mi->n_zero; i++) {
+    uint32_t reg = mi->zero[i];
+    long zone = -1;
+    if (reg == (amd ? SIM_MSR_AMD_RAPL_POWER_UNIT : SIM_MSR_RAPL_POWER_UNIT))
+      return fail(c, c->zero_nodes[i], "0x%" PRIX32 " is the unit register; "
+                  "it reads msr.unit", reg);
+    for (size_t g = 0; g < m->n_groups && zone < 0; g++) {
+      const sim_group_t *gr = &m->groups[g];
+      if (amd)
+        zone = reg == SIM_MSR_AMD_PKG_ENERGY_STATUS    ? gr->pkg
+               : reg == SIM_MSR_AMD_CORE_ENERGY_STATUS ? gr->core
+                                                       : -1;
+      else
+        zone = reg == SIM_MSR_PKG_ENERGY_STATUS        ? gr->pkg
+               : reg == SIM_MSR_PP0_ENERGY_STATUS      ? gr->core
+               : reg == SIM_MSR_PP1_ENERGY_STATUS      ? gr->uncore
+               : reg == SIM_MSR_DRAM_ENERGY_STATUS     ? gr->dram
+               : reg == SIM_MSR_PLATFORM_ENERGY_STATUS ? gr->psys
+                                                       : -1;
+    }
+    if (zone >= 0)
+      return fail(c, c->zero_nodes[i],
+                  "register 0x%" PRIX32 " is listed in zero but reads zone "
+                  "%s (%s)", reg, m->zones[zone].link_name,
+                  m->zones[zone].name);
+  }
+  return 0;
+}
 
 static int top_pair(load_ctx_t *c, size_t key, yaml_node_t *v, void *arg) {
   (void)arg;
@@ -618,7 +1182,7 @@ static int load_root(load_ctx_t *c, yaml_node_t *root) {
     if (sections[i].required && !(seen & (1u << i)))
       return fail(c, root, "missing required top-level key \"%s\"",
                   sections[i].key);
-  return 0;
+  return finish_load(c);
 }
 
 static sim_machine_t *load(yaml_parser_t *parser, const char *file, char *err,
@@ -728,6 +1292,122 @@ sim_machine_t *sim_load_file(const char *path, char *err, size_t err_len) {
   }
   fclose(f);
   return m;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The MSR model                                                             */
+
+static uint32_t amd_core_raw32(const sim_machine_t *m, const sim_amd_pkg_t *ap,
+                               size_t k) {
+  const sim_zone_t *z = &m->zones[ap->core_zone];
+  if (k == ap->lead_core) /* the kernel's lead CPU: the powercap core zone */
+    return zone_raw32(z);
+  const sim_core_ctr_t *cc = &ap->cores[k];
+  unsigned __int128 ticks =
+      ((unsigned __int128)cc->start_nj + cc->delivered_nj) / z->unit_nj;
+  return (uint32_t)(ticks & 0xFFFFFFFFu);
+}
+
+/* The zone an Intel energy status register reads in group gr, or -1. */
+static long intel_reg_zone(const sim_group_t *gr, uint32_t reg) {
+  switch (reg) {
+  case SIM_MSR_PKG_ENERGY_STATUS:
+    return gr->pkg;
+  case SIM_MSR_PP0_ENERGY_STATUS:
+    return gr->core;
+  case SIM_MSR_PP1_ENERGY_STATUS:
+    return gr->uncore;
+  case SIM_MSR_DRAM_ENERGY_STATUS:
+    return gr->dram;
+  case SIM_MSR_PLATFORM_ENERGY_STATUS:
+    return gr->psys;
+  }
+  return -1;
+}
+
+int sim_msr_read(const sim_machine_t *m, unsigned cpu, uint32_t reg,
+                 uint64_t *value) {
+  if (m == NULL || value == NULL)
+    return -EINVAL;
+  if (!m->cpu.present || cpu >= m->cpu.n_cpus || !m->cpu.online[cpu])
+    return -ENXIO; /* msr driver: no such (online) CPU */
+  if (!m->msr.present)
+    return -EIO;
+  sim_topo_t t = cpu_topo(&m->cpu, cpu);
+  const sim_group_t *gr = &m->groups[topo_group(m, t)];
+  if (is_amd_like(m)) {
+    if (reg == SIM_MSR_AMD_RAPL_POWER_UNIT) {
+      *value = m->msr.unit;
+      return 0;
+    }
+    if (reg == SIM_MSR_AMD_PKG_ENERGY_STATUS && gr->pkg >= 0) {
+      *value = zone_raw32(&m->zones[gr->pkg]);
+      return 0;
+    }
+    const sim_amd_pkg_t *ap = &m->amd[t.pkg];
+    if (reg == SIM_MSR_AMD_CORE_ENERGY_STATUS && ap->cores != NULL) {
+      *value = amd_core_raw32(m, ap, topo_core_id(&m->cpu, t));
+      return 0;
+    }
+  } else {
+    if (reg == SIM_MSR_RAPL_POWER_UNIT) {
+      *value = m->msr.unit;
+      return 0;
+    }
+    long zone = intel_reg_zone(gr, reg);
+    if (zone >= 0) {
+      *value = zone_raw32(&m->zones[zone]);
+      return 0;
+    }
+  }
+  for (size_t i = 0; i < m->msr.n_zero; i++)
+    if (m->msr.zero[i] == reg) {
+      *value = 0;
+      return 0;
+    }
+  return -EIO; /* rdmsr faults: the msr driver returns EIO */
+}
+
+/* Sparse msr files (Intel only): the counter registers rewritten on every
+ * advance; the unit and the zero registers are written once at build. */
+static const uint32_t msr_file_regs[SIM_MSR_SLOTS] = {
+    SIM_MSR_PKG_ENERGY_STATUS, SIM_MSR_PP0_ENERGY_STATUS,
+    SIM_MSR_PP1_ENERGY_STATUS, SIM_MSR_DRAM_ENERGY_STATUS,
+    SIM_MSR_PLATFORM_ENERGY_STATUS};
+
+static int pwrite_u64_le(int fd, uint64_t v, uint32_t reg) {
+  unsigned char b[8];
+  for (int i = 0; i < 8; i++)
+    b[i] = (unsigned char)(v >> (8 * i));
+  for (;;) {
+    ssize_t w = pwrite(fd, b, sizeof(b), (off_t)reg);
+    if (w == (ssize_t)sizeof(b))
+      return 0;
+    if (w < 0 && errno == EINTR)
+      continue;
+    return w < 0 ? -errno : -EIO;
+  }
+}
+
+static int msr_file_write(sim_machine_t *m, size_t cpu, int force) {
+  sim_msr_file_t *f = &m->msr_files[cpu];
+  if (f->fd < 0)
+    return 0;
+  const sim_group_t *gr = &m->groups[topo_group(m, cpu_topo(&m->cpu, cpu))];
+  for (size_t s = 0; s < SIM_MSR_SLOTS; s++) {
+    long zone = intel_reg_zone(gr, msr_file_regs[s]);
+    if (zone < 0)
+      continue;
+    uint64_t v = zone_raw32(&m->zones[zone]);
+    if (!force && f->written_valid[s] && f->written[s] == v)
+      continue;
+    int r = pwrite_u64_le(f->fd, v, msr_file_regs[s]);
+    if (r != 0)
+      return r;
+    f->written[s] = v;
+    f->written_valid[s] = 1;
+  }
+  return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1051,15 +1731,418 @@ static void close_fds(sim_machine_t *m) {
     free(z->dir);
     z->dir = NULL;
   }
+  close_msr_files(m);
+}
+
+/* Create each of the directories root/rel[i], in order. */
+static int make_dirs(sim_machine_t *m, const char *const *rel, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char *p;
+    if (asprintf(&p, "%s/%s", m->root, rel[i]) < 0)
+      return build_fail(m, ENOMEM, "%s", rel[i]);
+    int r = make_dir(m, p);
+    free(p);
+    if (r != 0)
+      return r;
+  }
+  return 0;
+}
+
+static int build_powercap(sim_machine_t *m) {
+  static const char *const dirs[] = {
+      "sys", "sys/class", "sys/class/powercap", "sys/devices",
+      "sys/devices/virtual", "sys/devices/virtual/powercap"};
+  int r = make_dirs(m, dirs, sizeof(dirs) / sizeof(dirs[0]));
+  if (r != 0)
+    return r;
+  if (m->has_powercap && (r = build_control_type(m, SIM_CT_RAPL)) != 0)
+    return r;
+  if (m->has_mmio && (r = build_control_type(m, SIM_CT_MMIO)) != 0)
+    return r;
+  for (size_t i = 0; i < m->n_zones; i++)
+    if ((r = build_zone(m, &m->zones[i])) != 0)
+      return r;
+  return 0;
+}
+
+/* --- sys/devices/system/cpu and proc/cpuinfo --- */
+
+typedef struct {
+  int online;         /* 1: online CPUs only, 0: offline only, -1: all */
+  long pkg, die, core; /* -1: any; core is the core_id */
+} cpu_filter_t;
+
+static int cpu_match(const sim_cpu_info_t *ci, size_t cpu,
+                     const cpu_filter_t *f) {
+  sim_topo_t t = cpu_topo(ci, cpu);
+  return (f->online < 0 || f->online == ci->online[cpu]) &&
+         (f->pkg < 0 || f->pkg == (long)t.pkg) &&
+         (f->die < 0 || f->die == (long)t.die) &&
+         (f->core < 0 || f->core == (long)topo_core_id(ci, t));
+}
+
+/* The kernel's bitmap list format (cpulist_read / "%*pbl"): "0-1,3-8\n";
+ * an empty set gives "\n".  NULL when out of memory. */
+static char *cpu_list(const sim_cpu_info_t *ci, const cpu_filter_t *f) {
+  size_t cap = ci->n_cpus * 12 + 2, used = 0;
+  char *buf = malloc(cap);
+  if (buf == NULL)
+    return NULL;
+  for (size_t cpu = 0; cpu < ci->n_cpus;) {
+    if (!cpu_match(ci, cpu, f)) {
+      cpu++;
+      continue;
+    }
+    size_t last = cpu;
+    while (last + 1 < ci->n_cpus && cpu_match(ci, last + 1, f))
+      last++;
+    int n = last == cpu ? snprintf(buf + used, cap - used, "%s%zu",
+                                   used ? "," : "", cpu)
+                        : snprintf(buf + used, cap - used, "%s%zu-%zu",
+                                   used ? "," : "", cpu, last);
+    used += (size_t)n;
+    cpu = last + 1;
+  }
+  snprintf(buf + used, cap - used, "\n");
+  return buf;
+}
+
+static int write_cpu_list(sim_machine_t *m, const char *dir, const char *name,
+                          const cpu_filter_t *f) {
+  char *list = cpu_list(&m->cpu, f);
+  if (list == NULL)
+    return build_fail(m, ENOMEM, "%s/%s", dir, name);
+  int r = write_file(m, dir, name, list, 0444);
+  free(list);
+  return r;
+}
+
+static int write_int_file(sim_machine_t *m, const char *dir, const char *name,
+                          long v) {
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%ld\n", v);
+  return write_file(m, dir, name, buf, 0444);
+}
+
+/* cpuN/topology/ of an online CPU (offline CPUs have none: the kernel
+ * removes the topology group when a CPU goes down).  The sibling masks
+ * hold online CPUs only, as the kernel's do. */
+static int build_topology(sim_machine_t *m, size_t cpu, const char *cpudir) {
+  const sim_cpu_info_t *ci = &m->cpu;
+  sim_topo_t t = cpu_topo(ci, cpu);
+  long core = (long)topo_core_id(ci, t);
+  char *dir;
+  if (asprintf(&dir, "%s/topology", cpudir) < 0)
+    return build_fail(m, ENOMEM, "%s/topology", cpudir);
+  const cpu_filter_t thread_f = {1, t.pkg, t.die, core};
+  const cpu_filter_t die_f = {1, t.pkg, t.die, -1};
+  const cpu_filter_t pkg_f = {1, t.pkg, -1, -1};
+  int r = make_dir(m, dir);
+  if (r == 0)
+    r = write_int_file(m, dir, "physical_package_id", t.pkg);
+  if (r == 0)
+    r = write_int_file(m, dir, "die_id", t.die);
+  if (r == 0)
+    r = write_int_file(m, dir, "core_id", core);
+  if (r == 0)
+    r = write_cpu_list(m, dir, "thread_siblings_list", &thread_f);
+  if (r == 0)
+    r = write_cpu_list(m, dir, "core_cpus_list", &thread_f);
+  if (r == 0)
+    r = write_cpu_list(m, dir, "die_cpus_list", &die_f);
+  if (r == 0)
+    r = write_cpu_list(m, dir, "package_cpus_list", &pkg_f);
+  if (r == 0)
+    r = write_cpu_list(m, dir, "core_siblings_list", &pkg_f);
+  free(dir);
+  return r;
+}
+
+static unsigned bits_for(unsigned n) { /* ceil(log2(n)) */
+  unsigned b = 0;
+  while ((1u << b) < n)
+    b++;
+  return b;
+}
+
+/* x86 APIC id: thread, core, die, package fields, each as wide as needed. */
+static unsigned apic_id(const sim_cpu_info_t *ci, sim_topo_t t) {
+  unsigned smt = bits_for(ci->threads), core = bits_for(ci->cores),
+           die = bits_for(ci->dies);
+  return (((t.pkg << die | t.die) << core | t.core_in_die) << smt) | t.thread;
+}
+
+/* cpu MHz: the "@ 2.40GHz" of an Intel brand string, else 2000. */
+static unsigned cpu_khz(const sim_cpu_info_t *ci) {
+  const char *at = strstr(ci->model_name, "@ ");
+  if (at != NULL) {
+    char *end;
+    double ghz = strtod(at + 2, &end);
+    if (end != at + 2 && strncmp(end, "GHz", 3) == 0 && ghz > 0 && ghz < 10)
+      return (unsigned)(ghz * 1e6 + 0.5);
+  }
+  return 2000000;
+}
+
+/* Flags as a 6.x kernel prints them; "msr" is what the plugin's MSR reader
+ * relies on.  Intel: a Skylake-SP list; AMD: a Zen 3 (Milan) list. */
+static const char flags_intel[] =
+    "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 "
+    "clflush dts acpi mmx fxsr sse sse2 ss ht tm pbe syscall nx pdpe1gb "
+    "rdtscp lm constant_tsc art arch_perfmon pebs bts rep_good nopl "
+    "xtopology nonstop_tsc cpuid aperfmperf pni pclmulqdq dtes64 monitor "
+    "ds_cpl vmx smx est tm2 ssse3 sdbg fma cx16 xtpr pdcm pcid dca sse4_1 "
+    "sse4_2 x2apic movbe popcnt tsc_deadline_timer aes xsave avx f16c rdrand "
+    "lahf_lm abm 3dnowprefetch cpuid_fault epb cat_l3 cdp_l3 invpcid_single "
+    "intel_ppin ssbd mba ibrs ibpb stibp tpr_shadow flexpriority ept vpid "
+    "ept_ad fsgsbase tsc_adjust bmi1 avx2 smep bmi2 erms invpcid cqm mpx "
+    "rdt_a avx512f avx512dq rdseed adx smap clflushopt clwb intel_pt "
+    "avx512cd avx512bw avx512vl xsaveopt xsavec xgetbv1 xsaves cqm_llc "
+    "cqm_occup_llc cqm_mbm_total cqm_mbm_local dtherm ida arat pln pts rapl "
+    "pku ospke md_clear flush_l1d arch_capabilities";
+static const char flags_amd[] =
+    "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 "
+    "clflush mmx fxsr sse sse2 ht syscall nx mmxext fxsr_opt pdpe1gb rdtscp "
+    "lm constant_tsc rep_good nopl nonstop_tsc cpuid extd_apicid aperfmperf "
+    "rapl pni pclmulqdq monitor ssse3 fma cx16 pcid sse4_1 sse4_2 x2apic "
+    "movbe popcnt aes xsave avx f16c rdrand lahf_lm cmp_legacy svm extapic "
+    "cr8_legacy abm sse4a misalignsse 3dnowprefetch osvw ibs skinit wdt tce "
+    "topoext perfctr_core perfctr_nb bpext perfctr_llc mwaitx cpb cat_l3 "
+    "cdp_l3 invpcid_single hw_pstate ssbd mba ibrs ibpb stibp vmmcall "
+    "fsgsbase bmi1 avx2 smep bmi2 erms invpcid cqm rdt_a rdseed adx smap "
+    "clflushopt clwb sha_ni xsaveopt xsavec xgetbv1 xsaves cqm_llc "
+    "cqm_occup_llc cqm_mbm_total cqm_mbm_local clzero irperf xsaveerptr "
+    "rdpru wbnoinvd amd_ppin arat npt lbrv svm_lock nrip_save tsc_scale "
+    "vmcb_clean flushbyasid decodeassists pausefilter pfthreshold "
+    "v_vmsave_vmload vgif v_spec_ctrl umip pku ospke vaes vpclmulqdq rdpid "
+    "overflow_recov succor smca";
+
+/* One block per online CPU in the format of arch/x86/kernel/cpu/proc.c
+ * show_cpuinfo(): "siblings" counts the package's online CPUs and "cpu
+ * cores" its cores with an online thread. */
+static int write_cpuinfo(const sim_machine_t *m, FILE *f) {
+  const sim_cpu_info_t *ci = &m->cpu;
+  int amd = is_amd_like(m);
+  unsigned khz = cpu_khz(ci);
+  size_t per_pkg_cores = (size_t)ci->dies * ci->cores;
+  size_t *siblings = calloc(ci->packages, sizeof(*siblings));
+  size_t *booted_cores = calloc(ci->packages, sizeof(*booted_cores));
+  unsigned char *core_seen = calloc(ci->packages, per_pkg_cores);
+  if (siblings == NULL || booted_cores == NULL || core_seen == NULL) {
+    free(siblings);
+    free(booted_cores);
+    free(core_seen);
+    return -ENOMEM;
+  }
+  for (size_t cpu = 0; cpu < ci->n_cpus; cpu++) {
+    if (!ci->online[cpu])
+      continue;
+    sim_topo_t t = cpu_topo(ci, cpu);
+    siblings[t.pkg]++;
+    unsigned char *seen = &core_seen[t.pkg * per_pkg_cores +
+                                     topo_core_id(ci, t)];
+    booted_cores[t.pkg] += !*seen;
+    *seen = 1;
+  }
+  for (size_t cpu = 0; cpu < ci->n_cpus; cpu++) {
+    if (!ci->online[cpu])
+      continue;
+    sim_topo_t t = cpu_topo(ci, cpu);
+    unsigned apic = apic_id(ci, t);
+    fprintf(f,
+            "processor\t: %zu\n"
+            "vendor_id\t: %s\n"
+            "cpu family\t: %u\n"
+            "model\t\t: %u\n"
+            "model name\t: %s\n"
+            "stepping\t: %u\n",
+            cpu, vendor_ids[ci->vendor], ci->family, ci->model,
+            ci->model_name, ci->stepping);
+    if (ci->microcode != 0)
+      fprintf(f, "microcode\t: 0x%" PRIx64 "\n", ci->microcode);
+    fprintf(f,
+            "cpu MHz\t\t: %u.%03u\n"
+            "cache size\t: %zu KB\n"
+            "physical id\t: %u\n"
+            "siblings\t: %zu\n"
+            "core id\t\t: %u\n"
+            "cpu cores\t: %zu\n"
+            "apicid\t\t: %u\n"
+            "initial apicid\t: %u\n"
+            "fpu\t\t: yes\n"
+            "fpu_exception\t: yes\n"
+            "cpuid level\t: %d\n"
+            "wp\t\t: yes\n"
+            "flags\t\t: %s\n"
+            "bugs\t\t: %s\n"
+            "bogomips\t: %u.%02u\n",
+            khz / 1000, khz % 1000,
+            amd ? (size_t)512 : (size_t)1408 * per_pkg_cores, t.pkg,
+            siblings[t.pkg], topo_core_id(ci, t), booted_cores[t.pkg], apic,
+            apic, amd ? 16 : 22,
+            amd ? flags_amd : flags_intel,
+            amd ? "sysret_ss_attrs spectre_v1 spectre_v2 spec_store_bypass "
+                  "srso"
+                : "spectre_v1 spectre_v2 spec_store_bypass swapgs taa "
+                  "itlb_multihit mmio_stale_data retbleed gds",
+            khz * 2 / 1000, khz * 2 % 1000 / 10);
+    if (amd)
+      fprintf(f, "TLB size\t: 2560 4K pages\n");
+    fprintf(f,
+            "clflush size\t: 64\n"
+            "cache_alignment\t: 64\n"
+            "address sizes\t: %s\n"
+            "power management:%s\n\n",
+            amd ? "48 bits physical, 48 bits virtual"
+                : "46 bits physical, 48 bits virtual",
+            amd ? " ts ttp tm hwpstate cpb eff_freq_ro [13] [14]" : "");
+  }
+  free(siblings);
+  free(booted_cores);
+  free(core_seen);
+  return ferror(f) ? -EIO : 0;
+}
+
+static int build_cpuinfo(sim_machine_t *m) {
+  static const char *const dirs[] = {"proc"};
+  int r = make_dirs(m, dirs, 1);
+  if (r != 0)
+    return r;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (f == NULL)
+    return build_fail(m, errno, "proc/cpuinfo");
+  r = write_cpuinfo(m, f);
+  if (fclose(f) != 0 && r == 0)
+    r = -errno;
+  if (r != 0) {
+    free(text);
+    return build_fail(m, -r, "proc/cpuinfo");
+  }
+  char *dir;
+  if (asprintf(&dir, "%s/proc", m->root) < 0) {
+    free(text);
+    return build_fail(m, ENOMEM, "proc/cpuinfo");
+  }
+  r = write_file(m, dir, "cpuinfo", text, 0444);
+  free(dir);
+  free(text);
+  return r;
+}
+
+static int build_cpu(sim_machine_t *m) {
+  static const char *const dirs[] = {"sys", "sys/devices",
+                                     "sys/devices/system",
+                                     "sys/devices/system/cpu"};
+  int r = make_dirs(m, dirs, sizeof(dirs) / sizeof(dirs[0]));
+  if (r != 0)
+    return r;
+  const sim_cpu_info_t *ci = &m->cpu;
+  char *base;
+  if (asprintf(&base, "%s/sys/devices/system/cpu", m->root) < 0)
+    return build_fail(m, ENOMEM, "sys/devices/system/cpu");
+  const cpu_filter_t all = {-1, -1, -1, -1}, on = {1, -1, -1, -1},
+                     off = {0, -1, -1, -1};
+  r = write_cpu_list(m, base, "online", &on);
+  if (r == 0)
+    r = write_cpu_list(m, base, "possible", &all);
+  if (r == 0)
+    r = write_cpu_list(m, base, "present", &all);
+  if (r == 0)
+    r = write_cpu_list(m, base, "offline", &off);
+  for (size_t cpu = 0; cpu < ci->n_cpus && r == 0; cpu++) {
+    char *dir;
+    if (asprintf(&dir, "%s/cpu%zu", base, cpu) < 0) {
+      r = build_fail(m, ENOMEM, "cpu%zu", cpu);
+      break;
+    }
+    r = make_dir(m, dir);
+    /* x86 has no cpu0/online (CPU 0 cannot be unplugged) */
+    if (r == 0 && cpu > 0)
+      r = write_file(m, dir, "online", ci->online[cpu] ? "1\n" : "0\n",
+                     0644);
+    if (r == 0 && ci->online[cpu])
+      r = build_topology(m, cpu, dir);
+    free(dir);
+  }
+  free(base);
+  if (r == 0)
+    r = build_cpuinfo(m);
+  return r;
+}
+
+/* --- dev/cpu/N/msr as sparse regular files --- */
+
+static int build_msr_files(sim_machine_t *m) {
+  static const char *const dirs[] = {"dev", "dev/cpu"};
+  int r = make_dirs(m, dirs, 2);
+  if (r != 0)
+    return r;
+  const sim_cpu_info_t *ci = &m->cpu;
+  m->msr_files = calloc(ci->n_cpus, sizeof(*m->msr_files));
+  if (m->msr_files == NULL)
+    return build_fail(m, ENOMEM, "dev/cpu");
+  for (size_t cpu = 0; cpu < ci->n_cpus; cpu++)
+    m->msr_files[cpu].fd = -1;
+  for (size_t cpu = 0; cpu < ci->n_cpus && r == 0; cpu++) {
+    if (!ci->online[cpu]) /* the msr driver has no device for it */
+      continue;
+    char *dir, *path;
+    if (asprintf(&dir, "%s/dev/cpu/%zu", m->root, cpu) < 0)
+      return build_fail(m, ENOMEM, "dev/cpu/%zu", cpu);
+    r = make_dir(m, dir);
+    if (r == 0 && asprintf(&path, "%s/msr", dir) >= 0) {
+      sim_msr_file_t *f = &m->msr_files[cpu];
+      f->fd = open_for_write(path, O_TRUNC);
+      if (f->fd < 0)
+        r = build_fail(m, errno, "cannot create %s", path);
+      if (r == 0 && (r = pwrite_u64_le(f->fd, m->msr.unit,
+                                       SIM_MSR_RAPL_POWER_UNIT)) != 0)
+        r = build_fail(m, -r, "cannot write %s", path);
+      for (size_t i = 0; i < m->msr.n_zero && r == 0; i++)
+        if ((r = pwrite_u64_le(f->fd, 0, m->msr.zero[i])) != 0)
+          r = build_fail(m, -r, "cannot write %s", path);
+      if (r == 0 && (r = msr_file_write(m, cpu, 1)) != 0)
+        r = build_fail(m, -r, "cannot write %s", path);
+      if (r == 0 && fchmod(f->fd, 0600) != 0)
+        r = build_fail(m, errno, "cannot chmod %s", path);
+      free(path);
+    } else if (r == 0) {
+      r = build_fail(m, ENOMEM, "dev/cpu/%zu/msr", cpu);
+    }
+    free(dir);
+  }
+  return r;
 }
 
 int sim_build(sim_machine_t *m, const char *root) {
+  const sim_build_opts_t opts = {.powercap = 1, .cpu = 1, .msr_files = 0};
+  return sim_build_ex(m, root, &opts);
+}
+
+int sim_build_ex(sim_machine_t *m, const char *root,
+                 const sim_build_opts_t *opts) {
   if (m == NULL)
     return -EINVAL;
+  const sim_build_opts_t defaults = {.powercap = 1, .cpu = 1, .msr_files = 0};
+  const sim_build_opts_t *o = opts != NULL ? opts : &defaults;
   m->build_err[0] = '\0';
   close_fds(m);
   free(m->root);
   m->root = NULL;
+  if (o->msr_files) {
+    if (!m->cpu.present || !m->msr.present)
+      return build_fail(m, EINVAL, "msr files need the cpu and msr sections "
+                                   "in the machine description");
+    if (is_amd_like(m))
+      return build_fail(m, EINVAL,
+                        "msr files: %s registers 0xC0010299, 0xC001029A and "
+                        "0xC001029B are 1 apart, so 8-byte values at those "
+                        "offsets of a plain file would overlap; use the FUSE "
+                        "device (rapl-sim run --msr fuse)",
+                        vendor_ids[m->cpu.vendor]);
+  }
   if (root == NULL || root[0] == '\0')
     return build_fail(m, EINVAL, "empty root directory");
 
@@ -1076,26 +2159,12 @@ int sim_build(sim_machine_t *m, const char *root) {
   }
   if ((r = make_dir(m, m->root)) != 0) /* chmod 0755 */
     return r;
-
-  static const char *const dirs[] = {
-      "sys", "sys/class", "sys/class/powercap", "sys/devices",
-      "sys/devices/virtual", "sys/devices/virtual/powercap"};
-  for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-    char *p;
-    if (asprintf(&p, "%s/%s", m->root, dirs[i]) < 0)
-      return build_fail(m, ENOMEM, "%s", dirs[i]);
-    r = make_dir(m, p);
-    free(p);
-    if (r != 0)
-      return r;
-  }
-  if (m->has_powercap && (r = build_control_type(m, SIM_CT_RAPL)) != 0)
+  if (o->powercap && (r = build_powercap(m)) != 0)
     return r;
-  if (m->has_mmio && (r = build_control_type(m, SIM_CT_MMIO)) != 0)
+  if (o->cpu && m->cpu.present && (r = build_cpu(m)) != 0)
     return r;
-  for (size_t i = 0; i < m->n_zones; i++)
-    if ((r = build_zone(m, &m->zones[i])) != 0)
-      return r;
+  if (o->msr_files && (r = build_msr_files(m)) != 0)
+    return r;
   return 0;
 }
 
@@ -1113,49 +2182,115 @@ int sim_write_all(sim_machine_t *m) {
     if (r != 0 && first == 0)
       first = r;
   }
+  if (m->msr_files != NULL)
+    for (size_t cpu = 0; cpu < m->cpu.n_cpus; cpu++) {
+      int r = msr_file_write(m, cpu, 0);
+      if (r != 0 && first == 0)
+        first = r;
+    }
   return first;
 }
 
-void sim_wrap_in(sim_machine_t *m, double seconds) {
+/* The start offset that makes a counter at power_uw wrap `seconds` from
+ * now: tick count 2^32 - ceil(power * seconds / unit), clamped at 0. */
+static uint64_t wrap_start_nj(uint64_t power_uw, uint64_t unit_nj,
+                              uint64_t delivered_nj, double seconds) {
   const unsigned __int128 span32 = (unsigned __int128)1 << 32;
+  /* ticks needed to wrap: ceil(power * seconds / unit) */
+  long double x = 0.0L;
+  if (seconds > 0 && seconds - seconds == 0.0)
+    x = (long double)power_uw * (long double)seconds * 1000.0L /
+        (long double)unit_nj;
+  unsigned __int128 ticks; /* tick count wanted right now */
+  if (x >= 4294967296.0L) {
+    ticks = 0; /* cannot wrap that soon even from 0: clamp */
+  } else {
+    uint64_t need = (uint64_t)x;
+    if ((long double)need < x)
+      need++;
+    ticks = span32 - need;
+  }
+  /* total = start + delivered must equal ticks * unit (mod 2^32 ticks). */
+  unsigned __int128 total = ticks * unit_nj;
+  while (total < delivered_nj)
+    total += span32 * unit_nj;
+  return (uint64_t)(total - delivered_nj);
+}
+
+/* Power of an AMD per-core counter: the package's core zone's, 0 for a
+ * core whose threads are all offline. */
+static uint64_t core_power_uw(const sim_machine_t *m, const sim_amd_pkg_t *ap,
+                              const sim_core_ctr_t *cc) {
+  return cc->has_online ? m->zones[ap->core_zone].power_uw : 0;
+}
+
+/* The AMD per-core counters that are not a zone (every core but the lead
+ * one of each package), as a flat walk: returns the counter after *pos and
+ * advances *pos, NULL at the end.  *pkg_out gets its package. */
+static sim_core_ctr_t *next_extra_core(const sim_machine_t *m, size_t *pos,
+                                       const sim_amd_pkg_t **pkg_out) {
+  if (m->amd == NULL)
+    return NULL;
+  size_t per_pkg = (size_t)m->cpu.dies * m->cpu.cores;
+  for (; *pos < (size_t)m->cpu.packages * per_pkg; (*pos)++) {
+    const sim_amd_pkg_t *ap = &m->amd[*pos / per_pkg];
+    size_t k = *pos % per_pkg;
+    if (ap->cores == NULL || k == ap->lead_core)
+      continue;
+    *pkg_out = ap;
+    (*pos)++;
+    return &ap->cores[k];
+  }
+  return NULL;
+}
+
+void sim_wrap_in(sim_machine_t *m, double seconds) {
   for (size_t i = 0; i < m->n_zones; i++) {
     sim_zone_t *z = &m->zones[i];
-    /* ticks needed to wrap: ceil(power * seconds / unit) */
-    long double x = 0.0L;
-    if (seconds > 0 && seconds - seconds == 0.0)
-      x = (long double)z->power_uw * (long double)seconds * 1000.0L /
-          (long double)z->unit_nj;
-    unsigned __int128 ticks; /* tick count wanted right now */
-    if (x >= 4294967296.0L) {
-      ticks = 0; /* cannot wrap that soon even from 0: clamp */
-    } else {
-      uint64_t need = (uint64_t)x;
-      if ((long double)need < x)
-        need++;
-      ticks = span32 - need;
-    }
-    /* total = start + delivered must equal ticks * unit (mod 2^32 ticks). */
-    unsigned __int128 total = ticks * z->unit_nj;
-    while (total < z->delivered_nj)
-      total += span32 * z->unit_nj;
-    z->start_nj = (uint64_t)(total - z->delivered_nj);
+    z->start_nj =
+        wrap_start_nj(z->power_uw, z->unit_nj, z->delivered_nj, seconds);
   }
+  const sim_amd_pkg_t *ap;
+  sim_core_ctr_t *cc;
+  for (size_t pos = 0; (cc = next_extra_core(m, &pos, &ap)) != NULL;)
+    cc->start_nj = wrap_start_nj(core_power_uw(m, ap, cc),
+                                 m->zones[ap->core_zone].unit_nj,
+                                 cc->delivered_nj, seconds);
   sim_write_all(m);
+}
+
+/* Energy for dt_ns at power_uw, carrying the sub-nJ remainder. */
+static int energy_fits(uint64_t power_uw, uint64_t dt_ns, uint64_t carry,
+                       uint64_t delivered_nj) {
+  unsigned __int128 p = (unsigned __int128)power_uw * dt_ns + carry;
+  return p / 1000000 <= UINT64_MAX - delivered_nj;
+}
+
+static void energy_add(uint64_t power_uw, uint64_t dt_ns, uint64_t *carry,
+                       uint64_t *delivered_nj) {
+  unsigned __int128 p = (unsigned __int128)power_uw * dt_ns + *carry;
+  *delivered_nj += (uint64_t)(p / 1000000);
+  *carry = (uint64_t)(p % 1000000);
 }
 
 int sim_advance_ns(sim_machine_t *m, uint64_t dt_ns) {
   for (size_t i = 0; i < m->n_zones; i++) {
     const sim_zone_t *z = &m->zones[i];
-    unsigned __int128 p = (unsigned __int128)z->power_uw * dt_ns + z->carry;
-    if (p / 1000000 > UINT64_MAX - z->delivered_nj)
+    if (!energy_fits(z->power_uw, dt_ns, z->carry, z->delivered_nj))
       return -EOVERFLOW;
   }
+  const sim_amd_pkg_t *ap;
+  sim_core_ctr_t *cc;
+  for (size_t pos = 0; (cc = next_extra_core(m, &pos, &ap)) != NULL;)
+    if (!energy_fits(core_power_uw(m, ap, cc), dt_ns, cc->carry,
+                     cc->delivered_nj))
+      return -EOVERFLOW;
   for (size_t i = 0; i < m->n_zones; i++) {
     sim_zone_t *z = &m->zones[i];
-    unsigned __int128 p = (unsigned __int128)z->power_uw * dt_ns + z->carry;
-    z->delivered_nj += (uint64_t)(p / 1000000);
-    z->carry = (uint64_t)(p % 1000000);
+    energy_add(z->power_uw, dt_ns, &z->carry, &z->delivered_nj);
   }
+  for (size_t pos = 0; (cc = next_extra_core(m, &pos, &ap)) != NULL;)
+    energy_add(core_power_uw(m, ap, cc), dt_ns, &cc->carry, &cc->delivered_nj);
   m->elapsed_ns += dt_ns;
   return sim_write_all(m);
 }
@@ -1218,6 +2353,66 @@ uint64_t sim_zone_start_nj(const sim_machine_t *m, size_t i) {
 }
 uint32_t sim_zone_raw32(const sim_machine_t *m, size_t i) {
   return i < m->n_zones ? zone_raw32(ZONE(m, i)) : 0;
+}
+
+int sim_has_cpu(const sim_machine_t *m) { return m->cpu.present; }
+size_t sim_cpu_count(const sim_machine_t *m) { return m->cpu.n_cpus; }
+int sim_cpu_online(const sim_machine_t *m, unsigned cpu) {
+  return cpu < m->cpu.n_cpus ? m->cpu.online[cpu] : 0;
+}
+int sim_cpu_package(const sim_machine_t *m, unsigned cpu) {
+  return cpu < m->cpu.n_cpus ? (int)cpu_topo(&m->cpu, cpu).pkg : -1;
+}
+int sim_cpu_die(const sim_machine_t *m, unsigned cpu) {
+  return cpu < m->cpu.n_cpus ? (int)cpu_topo(&m->cpu, cpu).die : -1;
+}
+int sim_cpu_core(const sim_machine_t *m, unsigned cpu) {
+  return cpu < m->cpu.n_cpus
+             ? (int)topo_core_id(&m->cpu, cpu_topo(&m->cpu, cpu))
+             : -1;
+}
+int sim_cpu_thread(const sim_machine_t *m, unsigned cpu) {
+  return cpu < m->cpu.n_cpus ? (int)cpu_topo(&m->cpu, cpu).thread : -1;
+}
+const char *sim_cpu_vendor(const sim_machine_t *m) {
+  return m->cpu.present ? vendor_ids[m->cpu.vendor] : NULL;
+}
+unsigned sim_cpu_family(const sim_machine_t *m) { return m->cpu.family; }
+unsigned sim_cpu_model(const sim_machine_t *m) { return m->cpu.model; }
+unsigned sim_cpu_packages(const sim_machine_t *m) { return m->cpu.packages; }
+unsigned sim_cpu_dies_per_package(const sim_machine_t *m) {
+  return m->cpu.dies;
+}
+int sim_has_msr(const sim_machine_t *m) { return m->msr.present; }
+uint64_t sim_msr_unit(const sim_machine_t *m) {
+  return m->msr.present ? m->msr.unit : 0;
+}
+
+static const sim_amd_pkg_t *amd_pkg(const sim_machine_t *m, unsigned package) {
+  if (m->amd == NULL || package >= m->cpu.packages ||
+      m->amd[package].cores == NULL)
+    return NULL;
+  return &m->amd[package];
+}
+size_t sim_amd_core_count(const sim_machine_t *m, unsigned package) {
+  return amd_pkg(m, package) != NULL ? (size_t)m->cpu.dies * m->cpu.cores
+                                     : 0;
+}
+uint64_t sim_amd_core_truth_nj(const sim_machine_t *m, unsigned package,
+                               size_t core_index) {
+  const sim_amd_pkg_t *ap = amd_pkg(m, package);
+  if (ap == NULL || core_index >= sim_amd_core_count(m, package))
+    return 0;
+  if (core_index == ap->lead_core)
+    return m->zones[ap->core_zone].delivered_nj;
+  return ap->cores[core_index].delivered_nj;
+}
+uint32_t sim_amd_core_raw32(const sim_machine_t *m, unsigned package,
+                            size_t core_index) {
+  const sim_amd_pkg_t *ap = amd_pkg(m, package);
+  if (ap == NULL || core_index >= sim_amd_core_count(m, package))
+    return 0;
+  return amd_core_raw32(m, ap, core_index);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -33,19 +33,45 @@ void sim_free(sim_machine_t *m);
 int sim_build(sim_machine_t *m, const char *root);
 const char *sim_build_error(const sim_machine_t *m);
 
-/* Set every zone's start so its 32-bit counter wraps `seconds` after now at
+/* What sim_build_ex creates.  sim_build(m, root) is sim_build_ex with
+ * {.powercap = 1, .cpu = 1, .msr_files = 0}. */
+typedef struct {
+  /* ROOT/sys/class/powercap and ROOT/sys/devices/virtual/powercap (default
+   * 1).  0 simulates a kernel without powercap: the counters still run,
+   * sim_zone_dir() is NULL and no energy_uj is written. */
+  int powercap;
+  /* ROOT/sys/devices/system/cpu and ROOT/proc/cpuinfo, when the description
+   * has a cpu: section (default 1). */
+  int cpu;
+  /* ROOT/dev/cpu/N/msr for every online CPU as SPARSE REGULAR FILES (0600)
+   * holding each register as a little-endian 8-byte value at offset =
+   * register number; kept up to date by sim_advance_ns (default 0).  Needs
+   * cpu: and msr:; Intel only: -EINVAL for AMD/Hygon, whose registers
+   * 0xC0010299..0xC001029B are 1 apart and would overlap in a plain file.
+   * A sparse file cannot say EIO: an unimplemented register reads 0 (or
+   * end of file past the highest one). */
+  int msr_files;
+} sim_build_opts_t;
+int sim_build_ex(sim_machine_t *m, const char *root,
+                 const sim_build_opts_t *opts);
+
+/* Set every zone's start (and every AMD per-core counter's) so its 32-bit
+ * counter wraps `seconds` after now at
  * the zone's current power: the zone's tick count is set to
  * 2^32 - ceil(power * seconds / unit) (0 when that is negative).  Meant to be
  * called before the first advance; if the tree is built the files are
  * rewritten at once.  Energy delivered so far (sim_zone_truth_nj) is kept. */
 void sim_wrap_in(sim_machine_t *m, double seconds);
 
-/* Advance simulated time by dt_ns at each zone's power, rewrite every
- * energy_uj in place (pwrite + ftruncate on the open fd).  Works before
- * sim_build too (then only the state changes).  0 or -errno. */
+/* Advance simulated time by dt_ns at each zone's power (and each AMD
+ * per-core counter's), rewrite every energy_uj in place (pwrite + ftruncate
+ * on the open fd) and, when built, the sparse msr files (pwrite of 8 bytes
+ * at the register offset).  Works before sim_build too (then only the state
+ * changes).  0 or -errno. */
 int sim_advance_ns(sim_machine_t *m, uint64_t dt_ns);
 
-/* Rewrite every energy_uj from the current state.  0 or -errno. */
+/* Rewrite every energy_uj (and sparse msr file) from the current state.
+ * 0 or -errno. */
 int sim_write_all(sim_machine_t *m);
 
 /* Machine-wide information. */
@@ -80,6 +106,68 @@ uint64_t sim_zone_unit_nj(const sim_machine_t *m, size_t i);
 uint64_t sim_zone_start_nj(const sim_machine_t *m, size_t i);
 /* the 32-bit hardware counter value (ticks & 0xFFFFFFFF) */
 uint32_t sim_zone_raw32(const sim_machine_t *m, size_t i);
+
+/* ---- CPU topology (the cpu: section) ----------------------------------
+ * Logical CPUs are numbered as Linux enumerates a typical x86 server: the
+ * first thread of every core, package-major (package 0 die 0 cores, package
+ * 0 die 1 cores, ..., package 1 ...), then the second threads in the same
+ * order.  core_id counts across the dies of a package (die 1 starts at
+ * cores_per_die).  All of these describe offline CPUs too. */
+int sim_has_cpu(const sim_machine_t *m);          /* cpu: present */
+size_t sim_cpu_count(const sim_machine_t *m);     /* 0 without cpu: */
+int sim_cpu_online(const sim_machine_t *m, unsigned cpu); /* 1/0 (0: no such CPU) */
+int sim_cpu_package(const sim_machine_t *m, unsigned cpu); /* -1: no such CPU */
+int sim_cpu_die(const sim_machine_t *m, unsigned cpu);     /* die_id in its package */
+int sim_cpu_core(const sim_machine_t *m, unsigned cpu);    /* core_id in its package */
+int sim_cpu_thread(const sim_machine_t *m, unsigned cpu);  /* 0 = first thread */
+const char *sim_cpu_vendor(const sim_machine_t *m); /* "GenuineIntel"..., NULL without cpu: */
+unsigned sim_cpu_family(const sim_machine_t *m);
+unsigned sim_cpu_model(const sim_machine_t *m);
+unsigned sim_cpu_packages(const sim_machine_t *m);
+unsigned sim_cpu_dies_per_package(const sim_machine_t *m);
+
+/* ---- MSRs (the msr: section) --------------------------------------------
+ * Each energy status register returns the 32-bit hardware counter of the
+ * powercap zone it belongs to (zero-extended), so both views read the same
+ * counter: Intel 0x611/0x639/0x641/0x619 = the CPU's package (or die) zone
+ * and its core/uncore/dram sub-zones, 0x64D = psys; AMD/Hygon 0xC001029B =
+ * the package zone, 0xC001029A = a counter per physical core (see below).
+ * The unit register (0x606 / 0xC0010299) returns msr.unit; registers listed
+ * in msr.zero read 0.  Returns 0, -ENXIO for a CPU that does not exist or is
+ * offline, -EIO for a register that is not implemented (every register when
+ * the description has no msr: section), -EINVAL for NULL arguments. */
+#define SIM_MSR_RAPL_POWER_UNIT 0x606u      /* Intel, REFERENCE.md 2.1 */
+#define SIM_MSR_PKG_ENERGY_STATUS 0x611u
+#define SIM_MSR_DRAM_ENERGY_STATUS 0x619u
+#define SIM_MSR_PP0_ENERGY_STATUS 0x639u     /* core */
+#define SIM_MSR_PP1_ENERGY_STATUS 0x641u     /* uncore */
+#define SIM_MSR_PLATFORM_ENERGY_STATUS 0x64Du /* psys */
+#define SIM_MSR_AMD_RAPL_POWER_UNIT 0xC0010299u
+#define SIM_MSR_AMD_CORE_ENERGY_STATUS 0xC001029Au /* per core */
+#define SIM_MSR_AMD_PKG_ENERGY_STATUS 0xC001029Bu  /* per package */
+
+int sim_has_msr(const sim_machine_t *m);
+uint64_t sim_msr_unit(const sim_machine_t *m); /* msr.unit, 0 without msr: */
+int sim_msr_read(const sim_machine_t *m, unsigned cpu, uint32_t reg,
+                 uint64_t *value);
+
+/* AMD/Hygon per-core counters (0xC001029A).  Every physical core of a
+ * package has its own counter advancing at the power of the package's
+ * `core` sub-zone; both threads of a core read the same counter.  The core
+ * of the package's lead CPU (its lowest-numbered online CPU, the one the
+ * kernel reads) IS the powercap `core` zone; the other cores start at
+ * distinct values derived from their index.  A core whose threads are all
+ * offline draws no power (it cannot be read either), so the sum of the
+ * truths is what a reader summing one thread per core should see.
+ * core_index = core_id, 0 .. sim_amd_core_count-1.  Count 0 when the
+ * machine is not AMD/Hygon or the package has no `core` sub-zone. */
+size_t sim_amd_core_count(const sim_machine_t *m, unsigned package);
+/* energy delivered since the sim start (start offset excluded), nJ */
+uint64_t sim_amd_core_truth_nj(const sim_machine_t *m, unsigned package,
+                               size_t core_index);
+/* the core's 32-bit counter */
+uint32_t sim_amd_core_raw32(const sim_machine_t *m, unsigned package,
+                            size_t core_index);
 
 /* Kernel arithmetic, exposed for tests. */
 uint64_t sim_unit_nj_from_esu(unsigned esu);       /* 1000000000 / (1 << esu) */

@@ -1,0 +1,42 @@
+/*
+ * sim_fuse.h - the simulated machine's MSR device as a FUSE file system:
+ * MOUNTPOINT/N/msr for every online CPU N, where pread(fd, buf, 8, reg)
+ * returns register `reg` (little-endian uint64), as the kernel's msr driver
+ * does (arch/x86/kernel/msr.c: reg = *ppos).  Read-only.
+ *
+ * Kept apart from sim_machine.c so that the library (linked into the unit
+ * tests) does not need libfuse3; only rapl-sim links it.
+ */
+#ifndef SIM_FUSE_H
+#define SIM_FUSE_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "sim_machine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sim_fuse sim_fuse_t;
+
+/* Mount the device at `mountpoint` (an existing directory) and serve it
+ * from a thread.  Reads call sim_msr_read(m, ...) with *lock held: hold it
+ * too while changing m (sim_advance_ns).  Returns once the mount answers
+ * (a stat of the first CPU's msr went through), or NULL with a message in
+ * err.  Installs a no-op SIGUSR1 handler, used to wake the thread at stop;
+ * call it from the main thread before other threads exist, with SIGINT and
+ * SIGTERM still unblocked there (the FUSE thread blocks them). */
+sim_fuse_t *sim_fuse_start(const sim_machine_t *m, pthread_mutex_t *lock,
+                           const char *mountpoint, char *err, size_t err_len);
+
+/* Stop the thread, unmount (lazily, like fusermount3 -u -z), free.  NULL
+ * is accepted. */
+void sim_fuse_stop(sim_fuse_t *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SIM_FUSE_H */
