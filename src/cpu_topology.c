@@ -128,9 +128,11 @@ int rapl_parse_cpuinfo(const char *text, size_t len, rapl_cpu_id_t *id) {
 
 /* Reads a whole small file into a malloc'd buffer; length in *len. */
 static int slurp(const char *path, char **buf, size_t *len) {
+  *buf = NULL;
+  *len = 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return -errno;
+    return errno > 0 ? -errno : -EIO;
   size_t cap = 4096, used = 0;
   char *data = malloc(cap);
   for (;;) {
@@ -149,7 +151,7 @@ static int slurp(const char *path, char **buf, size_t *len) {
       break;
     used += (size_t)n;
     if (used == cap) {
-      if (cap >= 64 * 1024 * 1024) { /* no cpuinfo is that large */
+      if (cap >= (size_t)64 * 1024 * 1024) { /* no cpuinfo is that large */
         free(data);
         close(fd);
         return -EFBIG;

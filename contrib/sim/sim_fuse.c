@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -265,6 +266,32 @@ static void *loop_main(void *arg) {
   return NULL;
 }
 
+/* NULL when stat(path) in a child process finds a regular file. */
+static const char *probe_mount(const char *path) {
+  pid_t pid = fork();
+  if (pid < 0)
+    return "fork failed";
+  if (pid == 0) {
+    struct stat st;
+    _exit(stat(path, &st) == 0 && S_ISREG(st.st_mode) ? 0 : 1);
+  }
+  for (int i = 0; i < 1000; i++) {
+    int status;
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid)
+      return WIFEXITED(status) && WEXITSTATUS(status) == 0
+                 ? NULL
+                 : "no regular file there";
+    if (w < 0 && errno != EINTR)
+      return "waitpid failed";
+    struct timespec ts = {0, 10000000};
+    nanosleep(&ts, NULL);
+  }
+  kill(pid, SIGKILL); /* a FUSE request wait is killable */
+  waitpid(pid, NULL, 0);
+  return "no answer within 10 s";
+}
+
 static void free_fuse(struct sim_fuse *f) {
   if (f->fuse != NULL) {
     if (f->mounted)
@@ -335,23 +362,24 @@ sim_fuse_t *sim_fuse_start(const sim_machine_t *m, pthread_mutex_t *lock,
   }
   f->thread_started = 1;
 
-  /* Live only when a request goes through. */
+  /* Live only when a request goes through: stat the first CPU's msr from
+   * a child, so that nothing in this process (a debugger, valgrind's
+   * scheduler lock) can keep the FUSE thread from answering; give up after
+   * 10 s. */
   char *probe;
-  struct stat st;
   if (asprintf(&probe, "%s/%zu/msr", mountpoint, first) < 0) {
     set_err(err, err_len, "out of memory");
     sim_fuse_stop(f);
     return NULL;
   }
-  int ok = stat(probe, &st) == 0;
-  if (!ok || !S_ISREG(st.st_mode)) {
+  const char *why = probe_mount(probe);
+  free(probe);
+  if (why != NULL) {
     set_err(err, err_len, "the FUSE mount at %s does not answer: %s",
-            mountpoint, ok ? "not a regular file" : strerror(errno));
-    free(probe);
+            mountpoint, why);
     sim_fuse_stop(f);
     return NULL;
   }
-  free(probe);
   return f;
 }
 

@@ -756,7 +756,7 @@ static int cpu_pair(load_ctx_t *c, size_t key, yaml_node_t *v, void *arg) {
   char *str = NULL;
   switch (key) {
   case CK_VENDOR:
-    if (get_string(c, v, "vendor", &str) != 0)
+    if (get_string(c, v, "vendor", &str) != 0 || str == NULL)
       return -1;
     for (size_t i = 0; i < sizeof(vendor_ids) / sizeof(vendor_ids[0]); i++)
       if (strcmp(str, vendor_ids[i]) == 0) {
@@ -858,7 +858,7 @@ static int sec_cpu(load_ctx_t *c, yaml_node_t *v) {
     for (yaml_node_item_t *it = off->data.sequence.items.start;
          it < off->data.sequence.items.top; it++) {
       yaml_node_t *n = yaml_document_get_node(c->doc, *it);
-      uint64_t u;
+      uint64_t u = 0;
       if (n == NULL)
         return fail(c, off, "broken document");
       if (get_uint(c, n, "an offline CPU", UINT64_MAX, &u) != 0)
@@ -896,7 +896,7 @@ static const char *const msr_keys[] = {"unit", "zero", NULL};
 
 static int msr_pair(load_ctx_t *c, size_t key, yaml_node_t *v, void *arg) {
   sim_msr_info_t *mi = arg;
-  uint64_t u;
+  uint64_t u = 0;
   if (key == 0) {
     if (get_uint(c, v, "msr unit", 0xFFFFFFFFu, &u) != 0)
       return -1;
@@ -2429,6 +2429,55 @@ st_fail(char *err, size_t len, const char *fmt, ...) {
   return -1;
 }
 
+/* The MSR model on a tiny AMD machine: unit, offline CPU, unimplemented
+ * register, the lead core being the powercap core zone, one counter per
+ * core shared by its threads, and 1 s at 2 W advancing each core. */
+static int selftest_msr(char *err, size_t err_len) {
+  char lerr[256];
+  sim_machine_t *m = sim_load_string(
+      "machine: selftest-msr\n"
+      "cpu: {vendor: AuthenticAMD, family: 0x19, model: 1, model_name: x,\n"
+      "      packages: 1, cores_per_die: 2, threads_per_core: 2,\n"
+      "      offline: [2]}\n"
+      "msr: {unit: 0xA1003}\n"
+      "powercap:\n"
+      "  - {id: 0, name: package-0, esu: 16, power_w: 100,\n"
+      "     zones: [{id: 0, name: core, esu: 16, power_w: 2}]}\n",
+      lerr, sizeof(lerr));
+  if (m == NULL)
+    return st_fail(err, err_len, "loading the built-in MSR machine: %s",
+                   lerr);
+  int rc = 0;
+  uint64_t unit = 0, c0 = 0, c1 = 0, c3 = 0, x = 0, c1b = 0;
+  if (sim_msr_read(m, 0, SIM_MSR_AMD_RAPL_POWER_UNIT, &unit) != 0 ||
+      unit != 0xA1003)
+    rc = st_fail(err, err_len, "AMD unit register: 0x%" PRIx64, unit);
+  else if (sim_msr_read(m, 2, SIM_MSR_AMD_RAPL_POWER_UNIT, &x) != -ENXIO)
+    rc = st_fail(err, err_len, "offline CPU 2 does not give ENXIO");
+  else if (sim_msr_read(m, 0, SIM_MSR_RAPL_POWER_UNIT, &x) != -EIO)
+    rc = st_fail(err, err_len, "Intel 0x606 on AMD does not give EIO");
+  else if (sim_msr_read(m, 0, SIM_MSR_AMD_CORE_ENERGY_STATUS, &c0) != 0 ||
+           sim_msr_read(m, 1, SIM_MSR_AMD_CORE_ENERGY_STATUS, &c1) != 0 ||
+           sim_msr_read(m, 3, SIM_MSR_AMD_CORE_ENERGY_STATUS, &c3) != 0 ||
+           c0 != sim_zone_raw32(m, 1) || c1 == c0 || c3 != c1)
+    rc = st_fail(err, err_len, "per-core counters: cpu0 0x%" PRIx64
+                 " (zone 0x%" PRIx32 "), cpu1 0x%" PRIx64 ", cpu3 0x%" PRIx64,
+                 c0, sim_zone_raw32(m, 1), c1, c3);
+  if (rc == 0) {
+    sim_advance_ns(m, 1000000000ULL);
+    sim_msr_read(m, 3, SIM_MSR_AMD_CORE_ENERGY_STATUS, &c1b);
+    uint32_t ticks = (uint32_t)(c1b - c1); /* 2 J / 15258 nJ = 131078.8 */
+    if (ticks != 131078 && ticks != 131079)
+      rc = st_fail(err, err_len, "core 1 advanced %" PRIu32 " ticks in 1 s "
+                   "at 2 W, want 131078..131079", ticks);
+    else if (sim_amd_core_truth_nj(m, 0, 1) != 2000000000ULL)
+      rc = st_fail(err, err_len, "core 1 truth %" PRIu64 " nJ, want 2 J",
+                   sim_amd_core_truth_nj(m, 0, 1));
+  }
+  sim_free(m);
+  return rc;
+}
+
 int sim_selftest(char *err, size_t err_len) {
   static const struct {
     uint64_t unit_nj;
@@ -2486,5 +2535,7 @@ int sim_selftest(char *err, size_t err_len) {
                    " -> %" PRIu64 " -> %" PRIu64, before, mid, after);
   }
   sim_free(m);
-  return rc;
+  if (rc != 0)
+    return rc;
+  return selftest_msr(err, err_len);
 }
