@@ -10,6 +10,11 @@
  *   energy_uj           = (ticks & 0xFFFFFFFF) * unit_nj / 1000
  * delivered_nj advances by power_uw * dt_ns / 1e6 with the remainder carried,
  * so any sequence of advances delivers exactly floor(power * time).
+ *
+ * The optional cpu: and msr: sections add a CPU topology (sysfs topology,
+ * /proc/cpuinfo) and MSRs whose energy status registers return the zones'
+ * own 32-bit counters (REFERENCE.md 2.1, 2.7), plus one extra counter per
+ * AMD core for 0xC001029A.  sim_fuse.c serves them as a device.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

@@ -2,7 +2,8 @@
  * sim_machine.h - simulated RAPL machine: builds a fake sysfs powercap tree
  * from a YAML machine description and advances its energy counters in place,
  * the way the Linux kernel presents them (32-bit hardware counter, truncated
- * nanojoule unit, energy_uj wrapping at max_energy_range_uj).
+ * nanojoule unit, energy_uj wrapping at max_energy_range_uj); optionally
+ * also its CPU topology, /proc/cpuinfo and MSRs reading the same counters.
  *
  * Used by the tests and the demo of collectd-rapl; see contrib/sim/README.md.
  */
