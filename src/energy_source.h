@@ -31,7 +31,14 @@ typedef struct {
   uint64_t uj_per_unit_num; /* one raw unit is num/den microjoules */
   uint64_t uj_per_unit_den;
   uint64_t max_power_uw; /* plausibility cap: more is a counter reset */
+  /* Energy after which the hardware counter behind the zone wraps (0: never
+   * or unknown). Two reads must come less than one wrap apart. */
+  uint64_t wrap_energy_uj;
 } rapl_zone_info_t;
+
+/* read() result: the value is valid, but from a counter that was gone and
+ * came back (module reload, package hot-plug): the caller re-baselines. */
+#define RAPL_READ_REOPENED 1
 
 typedef struct rapl_source rapl_source_t;
 
@@ -47,8 +54,9 @@ typedef struct {
   size_t (*zone_count)(const rapl_source_t *source);
   const rapl_zone_info_t *(*zone_info)(const rapl_source_t *source,
                                        size_t zone);
-  /* Reads one zone's raw counter. Returns 0 or a negative errno (-EINVAL:
-   * the value did not parse; -ERANGE: above wrap_range). Never blocks. */
+  /* Reads one zone's raw counter. Returns 0, RAPL_READ_REOPENED, or a
+   * negative errno (-EINVAL: the value did not parse; -ERANGE: above
+   * wrap_range; -ENODEV: the zone is gone for now). Never blocks. */
   int (*read)(rapl_source_t *source, size_t zone, uint64_t *raw);
   void (*close)(rapl_source_t *source);
 } rapl_source_ops_t;

@@ -6,16 +6,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include "accounting.h"
+#include "clock.h"
 #include "rapl_log.h"
+
+/* A counter unchanged this long is reported once as stuck (RAPL counters
+ * move every millisecond while anything is powered). */
+#define STUCK_AFTER_NS (UINT64_C(30) * RAPL_NS_PER_S)
 
 typedef struct {
   const rapl_zone_info_t *info;
   rapl_counter_t counter;
   rapl_power_t power;
   int last_error;  /* latch: log a read problem once, when it starts */
-  bool complete;   /* this read's energy is all counted (not failed, not reset) */
+  uint64_t read_ns; /* when the latest good read was taken */
+  bool reset_since_values; /* a reset lost energy since the last values */
+  uint64_t changed_ns;      /* when the counter last moved */
+  bool stuck;               /* latch for the stuck-counter warning */
 } zone_state_t;
 
 /* `total`: one domain summed over every zone that has it. */
@@ -182,29 +189,38 @@ static void push_energy_and_power(rapl_meter_t *meter, const char *zone,
 }
 
 /* Samples one zone; logs a problem when it starts and when it ends. */
-static void sample_zone(rapl_meter_t *meter, size_t i, uint64_t now_ns) {
+static void sample_zone(rapl_meter_t *meter, size_t i, const uint64_t *fixed_ns) {
   zone_state_t *z = &meter->zones[i];
   uint64_t raw;
-  int err = meter->ops->read(meter->source, i, &raw);
-  z->complete = false;
-  if (err != 0) {
-    if (err != z->last_error)
+  int rc = meter->ops->read(meter->source, i, &raw);
+  uint64_t now_ns = fixed_ns ? *fixed_ns : rapl_monotonic_ns();
+  if (rc < 0) {
+    if (rc != z->last_error)
       rapl_log(RAPL_LOG_WARNING,
                "%s %s: reading the counter failed (%s); the zone is skipped "
                "until it reads again, its energy is counted then",
-               z->info->key, z->info->domain, strerror(-err));
-    z->last_error = err;
+               z->info->key, z->info->domain, strerror(-rc));
+    z->last_error = rc;
     return;
   }
   if (z->last_error != 0)
-    rapl_log(RAPL_LOG_INFO, "%s %s: the counter reads again", z->info->key,
-             z->info->domain);
+    rapl_log(RAPL_LOG_INFO, "%s %s: the counter reads again%s", z->info->key,
+             z->info->domain,
+             rc == RAPL_READ_REOPENED ? " (zone is back: new baseline)" : "");
   z->last_error = 0;
+  if (rc == RAPL_READ_REOPENED) {
+    /* what it used while away is unknown: a new baseline, and the totals
+     * skip a dispatch rather than show the gap as a dip */
+    rapl_counter_forget_reading(&z->counter);
+    z->reset_since_values = true;
+  }
+  bool had_prev = z->counter.have_prev;
   uint64_t prev_raw = z->counter.prev_raw;
+  z->read_ns = now_ns;
   switch (rapl_counter_sample(&z->counter, raw, now_ns)) {
   case RAPL_SAMPLE_BASELINE:
     rapl_power_forget(&z->power);
-    z->complete = true; /* nothing was there to count */
+    z->changed_ns = now_ns;
     break;
   case RAPL_SAMPLE_RESET:
     rapl_log(RAPL_LOG_WARNING,
@@ -214,47 +230,78 @@ static void sample_zone(rapl_meter_t *meter, size_t i, uint64_t now_ns) {
              z->info->key, z->info->domain, (unsigned long long)prev_raw,
              (unsigned long long)raw);
     rapl_power_forget(&z->power);
+    z->reset_since_values = true;
+    z->changed_ns = now_ns;
     break;
   case RAPL_SAMPLE_COUNTED:
-    z->complete = true;
+    if (!had_prev || raw != prev_raw) {
+      if (z->stuck)
+        rapl_log(RAPL_LOG_INFO, "%s %s: the counter moves again",
+                 z->info->key, z->info->domain);
+      z->stuck = false;
+      z->changed_ns = now_ns;
+    } else if (!z->stuck && now_ns - z->changed_ns >= STUCK_AFTER_NS) {
+      rapl_log(RAPL_LOG_WARNING,
+               "%s %s: the counter has not changed for %llu s (stuck "
+               "hardware or firmware?); reporting 0 W while it stays so",
+               z->info->key, z->info->domain,
+               (unsigned long long)((now_ns - z->changed_ns) / RAPL_NS_PER_S));
+      z->stuck = true;
+    }
     break;
   }
 }
 
-int rapl_meter_read(rapl_meter_t *meter, uint64_t now_ns,
-                    const rapl_value_t **values, size_t *count) {
+static int sample(rapl_meter_t *meter, const uint64_t *fixed_ns) {
+  if (meter->ops == NULL)
+    return -1;
+  for (size_t i = 0; i < meter->zone_count; i++)
+    sample_zone(meter, i, fixed_ns);
+  return 0;
+}
+
+int rapl_meter_sample(rapl_meter_t *meter) { return sample(meter, NULL); }
+
+int rapl_meter_sample_at(rapl_meter_t *meter, uint64_t now_ns) {
+  return sample(meter, &now_ns);
+}
+
+int rapl_meter_values(rapl_meter_t *meter, const rapl_value_t **values,
+                      size_t *count) {
   if (meter->ops == NULL)
     return -1;
   meter->value_count = 0;
-  for (size_t i = 0; i < meter->zone_count; i++)
-    sample_zone(meter, i, now_ns);
-
   for (size_t i = 0; i < meter->zone_count; i++) {
     zone_state_t *z = &meter->zones[i];
     if (z->last_error != 0 || !meter->options.per_socket)
       continue;
     push_energy_and_power(meter, z->info->key, z->info->domain,
                           rapl_counter_total_uj(&z->counter), &z->power,
-                          now_ns);
+                          z->read_ns);
   }
-  /* A total is dispatched only when every zone of its domain read and
-   * counted in this read: otherwise the missing energy would show as a dip now and a
-   * spike later. Skipped, its next power spans both intervals instead. */
+  /* A total is dispatched only when every zone of its domain read in the
+   * latest sample and lost nothing to a reset since the last values:
+   * otherwise the missing energy would show as a dip now and a spike
+   * later. Skipped, its next power spans both intervals instead. */
   for (size_t t = 0; meter->options.total && t < meter->total_count; t++) {
     total_state_t *total = &meter->totals[t];
-    uint64_t sum_uj = 0;
+    uint64_t sum_uj = 0, latest_ns = 0;
     bool complete = true;
     for (size_t i = 0; i < meter->zone_count; i++) {
       const zone_state_t *z = &meter->zones[i];
       if (strcmp(z->info->domain, total->domain) != 0)
         continue;
-      complete = complete && z->complete;
+      complete = complete && z->last_error == 0 && !z->reset_since_values;
       sum_uj += rapl_counter_total_uj(&z->counter);
+      if (z->read_ns > latest_ns)
+        latest_ns = z->read_ns;
     }
     if (complete)
       push_energy_and_power(meter, "total", total->domain, sum_uj,
-                            &total->power, now_ns);
+                            &total->power, latest_ns);
   }
+  for (size_t i = 0; i < meter->zone_count; i++)
+    meter->zones[i].reset_since_values = false;
   char name[RAPL_VALUE_NAME_LEN];
   snprintf(name, sizeof(name), "meter-%s", meter->ops->name);
   rapl_value_t *gauge = push(meter, RAPL_VALUE_METER, "", name);
@@ -263,4 +310,27 @@ int rapl_meter_read(rapl_meter_t *meter, uint64_t now_ns,
   *values = meter->values;
   *count = meter->value_count;
   return 0;
+}
+
+int rapl_meter_read(rapl_meter_t *meter, uint64_t now_ns,
+                    const rapl_value_t **values, size_t *count) {
+  if (rapl_meter_sample_at(meter, now_ns) != 0)
+    return -1;
+  return rapl_meter_values(meter, values, count);
+}
+
+uint64_t rapl_meter_safe_period_ns(const rapl_meter_t *meter) {
+  uint64_t period_ns = 0;
+  for (size_t i = 0; i < meter->zone_count; i++) {
+    const rapl_zone_info_t *info = meter->zones[i].info;
+    if (info->wrap_energy_uj == 0 || info->max_power_uw == 0)
+      continue;
+    /* half the wrap time at the cap: uJ / uW = s */
+    unsigned __int128 ns = (unsigned __int128)info->wrap_energy_uj *
+                           RAPL_NS_PER_S / (2 * (unsigned __int128)info->max_power_uw);
+    uint64_t zone_ns = ns > UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
+    if (period_ns == 0 || zone_ns < period_ns)
+      period_ns = zone_ns;
+  }
+  return period_ns;
 }

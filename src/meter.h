@@ -42,9 +42,26 @@ int rapl_meter_start(rapl_meter_t *meter, char *why, size_t why_len);
 /* The source in use ("rapl-powercap"), or NULL before a successful start. */
 const char *rapl_meter_source(const rapl_meter_t *meter);
 
-/* Reads every zone once at now_ns (a monotonic clock) and returns the values
- * to dispatch, valid until the next call. -1 when no source is in use. */
+/* Reads every zone once and adds what it used to the books; each read is
+ * stamped with CLOCK_MONOTONIC right after it returns. May be called
+ * more often than values are dispatched (to stay within wrap times).
+ * -1 when no source is in use. */
+int rapl_meter_sample(rapl_meter_t *meter);
+/* The same with every read stamped now_ns (deterministic tests). */
+int rapl_meter_sample_at(rapl_meter_t *meter, uint64_t now_ns);
+
+/* The values to dispatch after the latest sample, valid until the next
+ * call; power is over the time since the previous call. -1: no source. */
+int rapl_meter_values(rapl_meter_t *meter, const rapl_value_t **values,
+                      size_t *count);
+
+/* rapl_meter_sample_at() then rapl_meter_values(). */
 int rapl_meter_read(rapl_meter_t *meter, uint64_t now_ns,
                     const rapl_value_t **values, size_t *count);
+
+/* The longest period between samples that cannot miss a counter wrap:
+ * half the shortest wrap time of any zone at its plausibility cap.
+ * 0 when no zone constrains it (or no source is in use). */
+uint64_t rapl_meter_safe_period_ns(const rapl_meter_t *meter);
 
 #endif

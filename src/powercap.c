@@ -32,10 +32,11 @@ typedef struct {
   rapl_zone_info_t info;
   enum rapl_domain domain;
   bool psys;
-  int fd; /* energy_uj, read-only */
+  int fd; /* energy_uj, read-only; -1 while the zone is gone */
 } powercap_zone_t;
 
 struct rapl_source {
+  char class_dir[PATH_MAX];
   powercap_zone_t *zones;
   size_t zone_count;
 };
@@ -262,6 +263,32 @@ static void classify(candidate_t *list, size_t count, const char *class_dir,
   }
 }
 
+/* Which zone a usable candidate is: key (its own or its parent's name),
+ * domain, package and die. False for a sub-zone name the kernel does not
+ * use. Keyed by names, never by directory ids (SPEC section 4). */
+static bool identify(const candidate_t *list, size_t count,
+                     const candidate_t *c, powercap_zone_t *z) {
+  if (c->id.depth == 1) {
+    z->domain = c->top.psys ? RAPL_DOMAIN_PSYS : RAPL_DOMAIN_PACKAGE;
+    z->psys = c->top.psys;
+    z->info.package_id = c->top.package_id;
+    z->info.die_id = c->top.die_id;
+    snprintf(z->info.key, sizeof(z->info.key), "%s", c->name);
+  } else {
+    const candidate_t *parent = find_top(list, count, c->id.mmio, c->id.top_id);
+    if (parent == NULL || !rapl_domain_from_name(c->name, &z->domain) ||
+        z->domain == RAPL_DOMAIN_PACKAGE || z->domain == RAPL_DOMAIN_PSYS)
+      return false;
+    z->psys = parent->top.psys;
+    z->info.package_id = parent->top.package_id;
+    z->info.die_id = parent->top.die_id;
+    snprintf(z->info.key, sizeof(z->info.key), "%s", parent->name);
+  }
+  snprintf(z->info.domain, sizeof(z->info.domain), "%s",
+           rapl_domain_name(z->domain));
+  return true;
+}
+
 static void close_zones(powercap_zone_t *zones, size_t count) {
   for (size_t i = 0; i < count; i++)
     if (zones[i].fd >= 0)
@@ -300,6 +327,7 @@ static bool open_zone(const char *class_dir, const candidate_t *c,
     range = 0;
   }
   z->info.wrap_range = range;
+  z->info.wrap_energy_uj = range;
   z->info.uj_per_unit_num = 1;
   z->info.uj_per_unit_den = 1;
   z->info.max_power_uw = rapl_plausible_power_cap_uw(z->domain);
@@ -338,28 +366,11 @@ static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
     if (!c->usable)
       continue;
     powercap_zone_t z = {.fd = -1};
-    if (c->id.depth == 1) {
-      z.domain = c->top.psys ? RAPL_DOMAIN_PSYS : RAPL_DOMAIN_PACKAGE;
-      z.psys = c->top.psys;
-      z.info.package_id = c->top.package_id;
-      z.info.die_id = c->top.die_id;
-      snprintf(z.info.key, sizeof(z.info.key), "%s", c->name);
-    } else {
-      const candidate_t *parent =
-          find_top(list, count, c->id.mmio, c->id.top_id);
-      if (!rapl_domain_from_name(c->name, &z.domain) ||
-          z.domain == RAPL_DOMAIN_PACKAGE || z.domain == RAPL_DOMAIN_PSYS) {
-        note(notes, "%s/%s: unexpected sub-zone name \"%s\", zone skipped",
-             class_dir, c->entry, c->name);
-        continue;
-      }
-      z.psys = parent->top.psys;
-      z.info.package_id = parent->top.package_id;
-      z.info.die_id = parent->top.die_id;
-      snprintf(z.info.key, sizeof(z.info.key), "%s", parent->name);
+    if (!identify(list, count, c, &z)) {
+      note(notes, "%s/%s: unexpected sub-zone name \"%s\", zone skipped",
+           class_dir, c->entry, c->name);
+      continue;
     }
-    snprintf(z.info.domain, sizeof(z.info.domain), "%s",
-             rapl_domain_name(z.domain));
     if (!options->domain_wanted[z.domain]) {
       filtered++;
       continue;
@@ -378,6 +389,7 @@ static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
   }
   free(list);
   qsort(zones, kept, sizeof(*zones), compare_zones);
+  snprintf(source->class_dir, sizeof(source->class_dir), "%s", class_dir);
   source->zones = zones;
   source->zone_count = kept;
 
@@ -385,7 +397,7 @@ static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
   for (size_t i = 0; i < kept; i++) {
     uint64_t raw;
     int err = powercap_read(source, i, &raw);
-    if (err == 0)
+    if (err >= 0)
       readable++;
     else
       note(notes, "%s/energy_uj of %s: %s", zones[i].info.key,
@@ -424,14 +436,68 @@ static const rapl_zone_info_t *powercap_zone_info(const rapl_source_t *source,
   return zone < source->zone_count ? &source->zones[zone].info : NULL;
 }
 
+/* Finds a zone that was gone (module reload, package hot-unplug, the
+ * sysfs root unmounted) again, by its key and domain - its directory id may
+ * differ now - and opens its energy_uj. 0 or -ENODEV. */
+static int reopen(const rapl_source_t *source, powercap_zone_t *z) {
+  candidate_t *list;
+  size_t count;
+  char why[256];
+  if (list_candidates(source->class_dir, &list, &count, why, sizeof(why)) != 0)
+    return -ENODEV;
+  notes_t *scratch = calloc(1, sizeof(*scratch)); /* reported at open only */
+  int rc = -ENODEV;
+  if (scratch != NULL) {
+    classify(list, count, source->class_dir, scratch);
+    for (size_t i = 0; i < count && rc != 0; i++) {
+      powercap_zone_t found = {.fd = -1};
+      char path[PATH_MAX];
+      if (!list[i].usable || !identify(list, count, &list[i], &found) ||
+          found.domain != z->domain || strcmp(found.info.key, z->info.key) != 0 ||
+          !zone_path(path, sizeof(path), source->class_dir, list[i].entry,
+                     "energy_uj"))
+        continue;
+      int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+      if (fd >= 0) {
+        z->fd = fd;
+        rc = 0;
+      }
+    }
+  }
+  free(scratch);
+  free(list);
+  return rc;
+}
+
+static bool is_gone(int err) {
+  /* kernfs answers ENODEV on a descriptor of a removed node */
+  return err == ENODEV || err == ENOENT || err == ESTALE || err == ENXIO;
+}
+
 static int powercap_read(rapl_source_t *source, size_t zone, uint64_t *raw) {
   if (zone >= source->zone_count)
     return -EINVAL;
-  const powercap_zone_t *z = &source->zones[zone];
+  powercap_zone_t *z = &source->zones[zone];
+  bool reopened = false;
   char buf[32];
-  ssize_t n = pread(z->fd, buf, sizeof(buf), 0);
-  if (n < 0)
-    return -errno;
+  ssize_t n = -1;
+  if (z->fd >= 0) {
+    n = pread(z->fd, buf, sizeof(buf), 0);
+    if (n < 0 && !is_gone(errno))
+      return -errno;
+    if (n < 0) {
+      close(z->fd);
+      z->fd = -1;
+    }
+  }
+  if (z->fd < 0) {
+    if (reopen(source, z) != 0)
+      return -ENODEV;
+    reopened = true;
+    n = pread(z->fd, buf, sizeof(buf), 0);
+    if (n < 0)
+      return -errno;
+  }
   uint64_t value;
   int err = rapl_parse_u64(buf, (size_t)n, &value);
   if (err != 0)
@@ -439,7 +505,7 @@ static int powercap_read(rapl_source_t *source, size_t zone, uint64_t *raw) {
   if (z->info.wrap_range != 0 && value > z->info.wrap_range)
     return -ERANGE;
   *raw = value;
-  return 0;
+  return reopened ? RAPL_READ_REOPENED : 0;
 }
 
 static void powercap_close(rapl_source_t *source) {

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <strings.h>
-#include <time.h>
 
 #include "meter.h"
 #include "options.h"
@@ -20,10 +19,18 @@
 
 static rapl_options_t options;
 
+/* Before a source is found, the sampling period assumes the fastest wrap
+ * of any RAPL counter in service: 2^32 x 15.26 uJ (ESU 16, AMD and DRAM)
+ * = 65.5 kJ at the 2 kW plausibility cap is 32.8 s, halved. */
+#define DEFAULT_SAFE_PERIOD_NS (UINT64_C(16) * 1000000000)
+
 /* State of the registered read callback, owned by collectd (free_func). */
 typedef struct {
   rapl_meter_t *meter;
   char last_start_error[2048]; /* log "no source" once per distinct reason */
+  cdtime_t dispatch_interval;  /* collectd's interval for this plugin */
+  unsigned samples_per_dispatch; /* >1 when that is longer than a safe period */
+  unsigned samples_to_dispatch;  /* countdown; 0: dispatch at this read */
 } rapl_context_t;
 
 static void collectd_log_sink(int severity, const char *message) {
@@ -216,12 +223,6 @@ static int rapl_config(oconfig_item_t *ci) {
 
 /* ---- read ------------------------------------------------------------- */
 
-static uint64_t monotonic_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void dispatch(const rapl_value_t *v, value_list_t *vl) {
   value_t value;
   switch (v->kind) {
@@ -261,23 +262,57 @@ static int start_meter(rapl_context_t *ctx) {
 
 static int rapl_read(user_data_t *ud) {
   rapl_context_t *ctx = ud->data;
-  if (rapl_meter_source(ctx->meter) == NULL && start_meter(ctx) != 0)
-    return -1; /* collectd backs off; we retry at the next read */
-
+  if (rapl_meter_source(ctx->meter) == NULL) {
+    if (start_meter(ctx) != 0)
+      return -1; /* collectd backs off; we retry at the next read */
+    ctx->samples_to_dispatch = 0; /* a new source: its baseline now */
+  }
   /* One wall-clock time for every value of this read: when the counters
-   * were read. Power uses the monotonic clock. */
+   * were read. Power uses the monotonic clock, per zone. */
   cdtime_t read_time = cdtime();
+  if (rapl_meter_sample(ctx->meter) != 0)
+    return -1;
+  /* Long collectd intervals: the callback runs every safe period and only
+   * every samples_per_dispatch-th run dispatches, so no wrap is missed. */
+  if (ctx->samples_to_dispatch > 0) {
+    ctx->samples_to_dispatch--;
+    return 0;
+  }
+  ctx->samples_to_dispatch = ctx->samples_per_dispatch - 1;
+
   const rapl_value_t *values;
   size_t count;
-  if (rapl_meter_read(ctx->meter, monotonic_ns(), &values, &count) != 0)
+  if (rapl_meter_values(ctx->meter, &values, &count) != 0)
     return -1;
-
   value_list_t vl = VALUE_LIST_INIT;
   vl.time = read_time;
+  vl.interval = ctx->dispatch_interval;
   sstrncpy(vl.plugin, PLUGIN_NAME, sizeof(vl.plugin));
   for (size_t i = 0; i < count; i++)
     dispatch(&values[i], &vl);
   return 0;
+}
+
+/* How often to sample so that no counter wraps twice between two reads
+ * (SPEC section 4): the dispatch interval divided into equal parts no
+ * longer than the safe period. */
+static cdtime_t sampling_interval(rapl_context_t *ctx) {
+  uint64_t safe_ns = rapl_meter_safe_period_ns(ctx->meter);
+  if (safe_ns == 0) /* no source yet, or nothing that wraps */
+    safe_ns = DEFAULT_SAFE_PERIOD_NS;
+  uint64_t interval_ns = CDTIME_T_TO_NS(ctx->dispatch_interval);
+  unsigned parts = (unsigned)((interval_ns + safe_ns - 1) / safe_ns);
+  if (parts == 0)
+    parts = 1;
+  double interval_s = (double)interval_ns / 1e9, safe_s = (double)safe_ns / 1e9;
+  ctx->samples_per_dispatch = parts;
+  ctx->samples_to_dispatch = 0;
+  if (parts > 1)
+    INFO(PLUGIN_NAME " plugin: interval %.0f s is longer than the %.1f s in "
+                     "which a counter could wrap twice at the plausibility "
+                     "cap: sampling every %.2f s, dispatching every %.0f s",
+         interval_s, safe_s * 2, interval_s / parts, interval_s);
+  return NS_TO_CDTIME_T(interval_ns / parts);
 }
 
 /* ---- init / shutdown -------------------------------------------------- */
@@ -301,8 +336,11 @@ static int rapl_init(void) {
   /* No source now is not fatal (SPEC section 7): the read callback keeps
    * probing, so meters that appear later (module loaded) are picked up. */
   (void)start_meter(ctx);
+  ctx->dispatch_interval = plugin_get_interval();
+  cdtime_t every = sampling_interval(ctx);
   user_data_t ud = {.data = ctx, .free_func = free_context};
-  if (plugin_register_complex_read(NULL, PLUGIN_NAME, rapl_read, 0, &ud) != 0) {
+  if (plugin_register_complex_read(NULL, PLUGIN_NAME, rapl_read, every, &ud) !=
+      0) {
     free_context(ctx);
     ERROR(PLUGIN_NAME " plugin: registering the read callback failed");
     return -1;

@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -37,7 +39,8 @@ static void usage(FILE *f) {
           "  %s build MACHINE.yaml ROOT [--msr sparse|none] [--no-powercap]\n"
           "  %s run MACHINE.yaml ROOT [--period-ms N] [--duration S]\n"
           "        [--wrap-in S] [--speed X] [--truth FILE]\n"
-          "        [--msr fuse|sparse|none] [--no-powercap]\n"
+          "        [--msr fuse|sparse|none] [--powercap files|fuse]\n"
+          "        [--no-powercap]\n"
           "  %s check MACHINE.yaml\n"
           "  %s selftest\n"
           "\n"
@@ -50,19 +53,24 @@ static void usage(FILE *f) {
           "          real second; --wrap-in S makes every 32-bit counter wrap\n"
           "          S simulated seconds after the start; --truth FILE gets\n"
           "          \"<zone> <name> <truth_nj> <elapsed_ns>\" lines once per\n"
-          "          second and at exit\n"
+          "          second and at exit; commands on standard input inject\n"
+          "          faults (fault, vanish, return, vanish-all, return-all,\n"
+          "          set, stick, range, power, truth: see README.md)\n"
           "--msr     ROOT/dev/cpu/N/msr for online CPUs (needs cpu: and msr:):\n"
           "          fuse: a FUSE mount at ROOT/dev/cpu where pread at offset\n"
           "          REG returns register REG (%s); sparse: sparse\n"
           "          regular files (Intel only); none (default): no device\n"
+          "--powercap files (default): regular files rewritten in place;\n"
+          "          fuse: ROOT/sys/devices/virtual/powercap served over FUSE\n"
+          "          (%s) with sysfs semantics and every fault\n"
           "--no-powercap  no ROOT/sys/class/powercap (the counters still run)\n"
           "check     load the description and print the zones, write nothing\n"
           "selftest  check the kernel arithmetic\n",
           prog, prog, prog, prog,
 #ifdef SIM_WITH_FUSE
-          "libfuse3"
+          "libfuse3", "libfuse3"
 #else
-          "not in this build"
+          "not in this build", "not in this build"
 #endif
   );
 }
@@ -388,12 +396,12 @@ struct run_opts {
   double wrap_s;
   double speed;
   const char *truth;
-  pthread_mutex_t *lock; /* held while the counters change (FUSE reads) */
+  pthread_mutex_t *lock; /* held while m changes or is read by other threads */
 };
 
-/* Bring the simulation to `elapsed_real_ns` after the start. */
-static int catch_up(sim_machine_t *m, const struct run_opts *o,
-                    uint64_t elapsed_real_ns) {
+/* Bring the simulation to `elapsed_real_ns` after the start; o->lock held. */
+static int advance_locked(sim_machine_t *m, const struct run_opts *o,
+                          uint64_t elapsed_real_ns) {
   uint64_t target =
       o->speed == 1.0
           ? elapsed_real_ns
@@ -401,26 +409,321 @@ static int catch_up(sim_machine_t *m, const struct run_opts *o,
   uint64_t applied = sim_elapsed_ns(m);
   if (target <= applied)
     return 0;
-  if (o->lock != NULL)
-    pthread_mutex_lock(o->lock);
   int r = sim_advance_ns(m, target - applied);
-  if (o->lock != NULL)
-    pthread_mutex_unlock(o->lock);
   if (r != 0)
     fprintf(stderr, "%s: updating energy_uj failed: %s\n", prog, strerror(-r));
   return r;
 }
 
-static int run_loop(sim_machine_t *m, const struct run_opts *o) {
+static int catch_up(sim_machine_t *m, const struct run_opts *o,
+                    uint64_t elapsed_real_ns) {
+  pthread_mutex_lock(o->lock);
+  int r = advance_locked(m, o, elapsed_real_ns);
+  pthread_mutex_unlock(o->lock);
+  return r;
+}
+
+static int write_truth_locked(const sim_machine_t *m,
+                              const struct run_opts *o) {
+  pthread_mutex_lock(o->lock);
+  int r = write_truth(m, o->truth);
+  pthread_mutex_unlock(o->lock);
+  return r;
+}
+
+enum powercap_mode { PC_NONE, PC_FILES, PC_FUSE };
+
+/* ---- commands on standard input (fault injection) ------------------------ */
+
+struct commands {
+  sim_machine_t *m;
+  const struct run_opts *o;
+  enum powercap_mode pc;
+  uint64_t t0, end; /* CLOCK_MONOTONIC of "ready" and of the end */
+  int wake[2];      /* a byte on wake[1] ends the reader */
+  pthread_t thread;
+  int started;
+};
+
+#define CMD_MAX_LINE 4096
+#define CMD_MAX_TOKENS 4
+
+/* Decimal, or hexadecimal with 0x. */
+static int parse_uint_any(const char *s, uint64_t max, uint64_t *out) {
+  int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+  const char *d = hex ? s + 2 : s;
+  if (!(*d >= '0' && *d <= '9') &&
+      !(hex && ((*d >= 'a' && *d <= 'f') || (*d >= 'A' && *d <= 'F'))))
+    return -1;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(d, &end, hex ? 16 : 10);
+  if (errno != 0 || *end != '\0' || v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+__attribute__((format(printf, 1, 2))) static char *fmt_reply(const char *fmt,
+                                                             ...) {
+  va_list ap;
+  char *s;
+  va_start(ap, fmt);
+  int r = vasprintf(&s, fmt, ap);
+  va_end(ap);
+  return r < 0 ? NULL : s;
+}
+
+/* The reply to one command (tokens tok[0..n-1], line = them joined by single
+ * spaces); applied with the lock held, after bringing the counters to now.
+ * Returns a malloc'd text of one or more lines (no final newline). */
+static char *apply_command(struct commands *c, char **tok, size_t n,
+                           const char *line) {
+  sim_machine_t *m = c->m;
+  const char *cmd = tok[0];
+  size_t want;
+  if (strcmp(cmd, "vanish-all") == 0 || strcmp(cmd, "return-all") == 0 ||
+      strcmp(cmd, "truth") == 0)
+    want = 1;
+  else if (strcmp(cmd, "vanish") == 0 || strcmp(cmd, "return") == 0)
+    want = 2;
+  else if (strcmp(cmd, "fault") == 0 || strcmp(cmd, "set") == 0 ||
+           strcmp(cmd, "stick") == 0 || strcmp(cmd, "range") == 0 ||
+           strcmp(cmd, "power") == 0)
+    want = 3;
+  else
+    return fmt_reply("error unknown command \"%s\" (known: fault, vanish, "
+                     "return, vanish-all, return-all, set, stick, range, "
+                     "power, truth)", cmd);
+  if (n != want)
+    return fmt_reply("error %s takes %zu argument%s", cmd, want - 1,
+                     want == 2 ? "" : "s");
+  int touches_powercap =
+      strcmp(cmd, "fault") == 0 || strcmp(cmd, "range") == 0 ||
+      strcmp(cmd, "vanish") == 0 || strcmp(cmd, "return") == 0 ||
+      strcmp(cmd, "vanish-all") == 0 || strcmp(cmd, "return-all") == 0;
+  if (touches_powercap && c->pc == PC_NONE)
+    return fmt_reply("error no powercap tree (--no-powercap)");
+  size_t z = 0;
+  if (want > 1 && sim_zone_find(m, tok[1], &z) != 0)
+    return fmt_reply("error no zone \"%s\"", tok[1]);
+
+  /* Faults apply from now: bring the counters to the present first. */
+  uint64_t now = mono_ns();
+  if (now > c->end)
+    now = c->end;
+  pthread_mutex_lock(c->o->lock);
+  int r = advance_locked(m, c->o, now - c->t0);
+  char *reply = NULL;
+  if (r != 0) {
+    reply = fmt_reply("error updating the counters failed: %s", strerror(-r));
+    goto out;
+  }
+  if (strcmp(cmd, "fault") == 0) {
+    sim_fault_t f;
+    if (sim_fault_parse(tok[2], &f) != 0) {
+      reply = fmt_reply("error fault wants eio, eagain, enodata, eacces, "
+                        "garbage, empty or none, got \"%s\"", tok[2]);
+      goto out;
+    }
+    r = sim_zone_set_fault(m, z, f);
+  } else if (strcmp(cmd, "vanish") == 0 || strcmp(cmd, "return") == 0) {
+    r = sim_zone_vanish(m, z, cmd[0] == 'v');
+  } else if (strcmp(cmd, "vanish-all") == 0 ||
+             strcmp(cmd, "return-all") == 0) {
+    r = sim_powercap_vanish_all(m, cmd[0] == 'v');
+  } else if (strcmp(cmd, "set") == 0) {
+    uint64_t v;
+    if (parse_uint_any(tok[2], 0xFFFFFFFFu, &v) != 0) {
+      reply = fmt_reply("error set wants a 32-bit counter value (0 .. "
+                        "4294967295 or 0x...), got \"%s\"", tok[2]);
+      goto out;
+    }
+    r = sim_zone_set_raw32(m, z, (uint32_t)v);
+  } else if (strcmp(cmd, "stick") == 0) {
+    if (strcmp(tok[2], "on") != 0 && strcmp(tok[2], "off") != 0) {
+      reply = fmt_reply("error stick wants on or off, got \"%s\"", tok[2]);
+      goto out;
+    }
+    sim_zone_stick(m, z, strcmp(tok[2], "on") == 0);
+  } else if (strcmp(cmd, "range") == 0) {
+    uint64_t v = 0;
+    sim_range_t mode = SIM_RANGE_VALUE;
+    if (strcmp(tok[2], "unreadable") == 0)
+      mode = SIM_RANGE_UNREADABLE;
+    else if (strcmp(tok[2], "restore") == 0)
+      mode = SIM_RANGE_REAL;
+    else if (parse_uint_any(tok[2], UINT64_MAX, &v) != 0) {
+      reply = fmt_reply("error range wants a value in uJ, unreadable or "
+                        "restore, got \"%s\"", tok[2]);
+      goto out;
+    }
+    r = sim_zone_set_range(m, z, mode, v);
+  } else if (strcmp(cmd, "power") == 0) {
+    double w;
+    if (parse_double(tok[2], 0, 1e6, &w) != 0) {
+      reply = fmt_reply("error power wants watts (0 .. 1e6), got \"%s\"",
+                        tok[2]);
+      goto out;
+    }
+    sim_zone_set_power_uw(m, z, (uint64_t)(w * 1e6 + 0.5));
+  } else { /* truth */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL) {
+      reply = fmt_reply("error out of memory");
+      goto out;
+    }
+    for (size_t i = 0; i < sim_zone_count(m); i++)
+      fprintf(f, "truth %s %" PRIu64 "\n", sim_zone_link_name(m, i),
+              sim_zone_truth_nj(m, i));
+    fprintf(f, "ok truth");
+    fclose(f);
+    reply = buf;
+    goto out;
+  }
+  if (r == -ENOTSUP)
+    reply = fmt_reply("error not supported with --powercap files");
+  else if (r != 0)
+    reply = fmt_reply("error %s", sim_build_error(m)[0] != '\0'
+                                      ? sim_build_error(m)
+                                      : strerror(-r));
+  else
+    reply = fmt_reply("ok %s", line);
+out:
+  pthread_mutex_unlock(c->o->lock);
+  return reply;
+}
+
+/* One line: split, apply, print the reply (outside the lock: a reader that
+ * does not read our stdout must not stop the simulation). */
+static void handle_line(struct commands *c, char *line) {
+  char *tok[CMD_MAX_TOKENS + 1], *save = NULL;
+  size_t n = 0;
+  for (char *t = strtok_r(line, " \t\r", &save);
+       t != NULL && n <= CMD_MAX_TOKENS; t = strtok_r(NULL, " \t\r", &save))
+    tok[n++] = t;
+  if (n == 0 || tok[0][0] == '#')
+    return; /* empty line, comment */
+  char *reply;
+  if (n > CMD_MAX_TOKENS) {
+    reply = fmt_reply("error too many arguments");
+  } else {
+    char joined[CMD_MAX_LINE + 8];
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++)
+      used += (size_t)snprintf(joined + used, sizeof(joined) - used, "%s%s",
+                               i ? " " : "", tok[i]);
+    reply = apply_command(c, tok, n, joined);
+  }
+  printf("%s\n", reply != NULL ? reply : "error out of memory");
+  fflush(stdout);
+  free(reply);
+}
+
+static void *commands_main(void *arg) {
+  struct commands *c = arg;
+  char buf[CMD_MAX_LINE];
+  size_t len = 0;
+  int skipping = 0; /* in a line that was too long */
+  for (;;) {
+    struct pollfd p[2] = {{.fd = 0, .events = POLLIN},
+                          {.fd = c->wake[0], .events = POLLIN}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    if (p[1].revents != 0)
+      break; /* stopping */
+    if (p[0].revents == 0)
+      continue;
+    ssize_t got = read(0, buf + len, sizeof(buf) - 1 - len);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN))
+      continue;
+    if (got <= 0) { /* EOF (or a tty we may not read): keep running */
+      if (len > 0 && !skipping) {
+        buf[len] = '\0';
+        handle_line(c, buf);
+      }
+      break;
+    }
+    len += (size_t)got;
+    char *nl;
+    while ((nl = memchr(buf, '\n', len)) != NULL) {
+      *nl = '\0';
+      if (!skipping)
+        handle_line(c, buf);
+      skipping = 0;
+      size_t used = (size_t)(nl + 1 - buf);
+      memmove(buf, nl + 1, len - used);
+      len -= used;
+    }
+    if (len == sizeof(buf) - 1) { /* no newline in sight */
+      if (!skipping) {
+        printf("error line longer than %d bytes\n", CMD_MAX_LINE - 2);
+        fflush(stdout);
+      }
+      skipping = 1;
+      len = 0;
+    }
+  }
+  return NULL;
+}
+
+static int commands_start(struct commands *c) {
+  if (fcntl(0, F_GETFD) < 0)
+    return 0; /* no standard input at all: no commands */
+  if (pipe2(c->wake, O_CLOEXEC) != 0) {
+    fprintf(stderr, "%s: pipe: %s\n", prog, strerror(errno));
+    return -1;
+  }
+  /* SIGINT/SIGTERM stay with the main thread (its sleep must be cut). */
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  int r = pthread_create(&c->thread, NULL, commands_main, c);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (r != 0) {
+    fprintf(stderr, "%s: pthread_create: %s\n", prog, strerror(r));
+    close(c->wake[0]);
+    close(c->wake[1]);
+    return -1;
+  }
+  c->started = 1;
+  return 0;
+}
+
+static void commands_stop(struct commands *c) {
+  if (!c->started)
+    return;
+  char b = 1;
+  while (write(c->wake[1], &b, 1) < 0 && errno == EINTR)
+    ;
+  pthread_join(c->thread, NULL);
+  close(c->wake[0]);
+  close(c->wake[1]);
+  c->started = 0;
+}
+
+static int run_loop(sim_machine_t *m, const struct run_opts *o,
+                    enum powercap_mode pc) {
   const uint64_t t0 = mono_ns();
   const uint64_t end = o->has_duration ? t0 + o->duration_ns : UINT64_MAX;
   uint64_t next = t0 + o->period_ns;
   uint64_t last_truth = t0;
+  struct commands cmds = {.m = m, .o = o, .pc = pc, .t0 = t0, .end = end};
 
   printf("ready\n");
   fflush(stdout);
 
-  if (o->truth != NULL && write_truth(m, o->truth) != 0)
+  int rc = 0;
+  if (o->truth != NULL && write_truth_locked(m, o) != 0)
+    return 1;
+  if (commands_start(&cmds) != 0)
     return 1;
   while (!stop_requested) {
     uint64_t deadline = next < end ? next : end;
@@ -429,35 +732,83 @@ static int run_loop(sim_machine_t *m, const struct run_opts *o) {
     int r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
     if (r != 0 && r != EINTR) {
       fprintf(stderr, "%s: clock_nanosleep: %s\n", prog, strerror(r));
-      return 1;
+      rc = 1;
+      break;
     }
     uint64_t now = mono_ns();
     int done = now >= end;
     if (done)
       now = end; /* the run covers exactly --duration */
-    if (catch_up(m, o, now - t0) != 0)
-      return 1;
+    if (catch_up(m, o, now - t0) != 0) {
+      rc = 1;
+      break;
+    }
     if (done)
       break;
     if (o->truth != NULL && now - last_truth >= NS_PER_S) {
-      if (write_truth(m, o->truth) != 0)
-        return 1;
+      if (write_truth_locked(m, o) != 0) {
+        rc = 1;
+        break;
+      }
       last_truth = now;
     }
     next += o->period_ns;
     if (next <= now) /* fell behind: skip the missed periods */
       next = now + o->period_ns;
   }
+  commands_stop(&cmds);
+  if (rc != 0)
+    return rc;
   /* final update (after a signal; a no-op at the end of --duration) */
   uint64_t now = mono_ns();
   if (now > end)
     now = end;
   if (catch_up(m, o, now - t0) != 0)
     return 1;
-  if (o->truth != NULL && write_truth(m, o->truth) != 0)
+  if (o->truth != NULL && write_truth_locked(m, o) != 0)
     return 1;
   return 0;
 }
+
+#ifdef SIM_WITH_FUSE
+/* Create ROOT/<rel> (and the directories above it up to ROOT) for a mount. */
+static int make_mount_dir(const char *root, const char *rel, char **out) {
+  char *path;
+  if (asprintf(&path, "%s/%s", root, rel) < 0) {
+    fprintf(stderr, "%s: out of memory\n", prog);
+    return -1;
+  }
+  size_t skip = strlen(root) + 1;
+  for (char *s = path + skip; *s; s++) {
+    if (*s != '/')
+      continue;
+    *s = '\0';
+    int bad = mkdir(path, 0755) != 0 && errno != EEXIST;
+    *s = '/';
+    if (bad)
+      break;
+  }
+  if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+    fprintf(stderr, "%s: cannot create %s: %s\n", prog, path,
+            strerror(errno));
+    free(path);
+    return -1;
+  }
+  *out = path;
+  return 0;
+}
+
+/* After stopping a FUSE file system: it must be gone. */
+static int check_unmounted(const char *mnt) {
+  char why[512];
+  if (is_mount_point(mnt, why, sizeof(why)) == 1) {
+    fprintf(stderr, "%s: %s is still mounted after the unmount (%s)\n", prog,
+            mnt, why);
+    return 1;
+  }
+  return 0;
+}
+#endif
 
 static int cmd_run(int argc, char **argv) {
   static const struct option longopts[] = {
@@ -467,12 +818,16 @@ static int cmd_run(int argc, char **argv) {
       {"speed", required_argument, NULL, 's'},
       {"truth", required_argument, NULL, 't'},
       {"msr", required_argument, NULL, 'm'},
+      {"powercap", required_argument, NULL, 'c'},
       {"no-powercap", no_argument, NULL, 'P'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  struct run_opts o = {.period_ns = 1000000, .speed = 1.0};
+  pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  struct run_opts o = {.period_ns = 1000000, .speed = 1.0, .lock = &lock};
   sim_build_opts_t bo = {.powercap = 1, .cpu = 1, .msr_files = 0};
   enum msr_mode mode = MSR_NONE;
+  enum powercap_mode pc = PC_FILES;
+  int pc_given = 0;
   uint64_t u;
   double d;
   int c;
@@ -517,6 +872,16 @@ static int cmd_run(int argc, char **argv) {
         return usage_error("--msr wants fuse, sparse or none, got \"%s\"",
                            optarg);
       break;
+    case 'c':
+      if (strcmp(optarg, "files") == 0)
+        pc = PC_FILES;
+      else if (strcmp(optarg, "fuse") == 0)
+        pc = PC_FUSE;
+      else
+        return usage_error("--powercap wants files or fuse, got \"%s\"",
+                           optarg);
+      pc_given = 1;
+      break;
     case 'P':
       bo.powercap = 0;
       break;
@@ -531,13 +896,19 @@ static int cmd_run(int argc, char **argv) {
   }
   if (argc - optind != 2)
     return usage_error("%s", "run needs MACHINE.yaml and ROOT");
+  if (!bo.powercap) {
+    if (pc_given)
+      return usage_error("%s", "--powercap and --no-powercap exclude each "
+                               "other");
+    pc = PC_NONE;
+  }
   const char *yaml = argv[optind], *root = argv[optind + 1];
 
 #ifndef SIM_WITH_FUSE
-  if (mode == MSR_FUSE) {
-    fprintf(stderr, "%s: --msr fuse: this rapl-sim was built without FUSE "
+  if (mode == MSR_FUSE || pc == PC_FUSE) {
+    fprintf(stderr, "%s: --%s fuse: this rapl-sim was built without FUSE "
             "(compile contrib/sim/sim_fuse.c with -DSIM_WITH_FUSE and link "
-            "libfuse3)\n", prog);
+            "libfuse3)\n", prog, mode == MSR_FUSE ? "msr" : "powercap");
     return 1;
   }
 #endif
@@ -547,6 +918,24 @@ static int cmd_run(int argc, char **argv) {
   if (msr_precheck(m, yaml, root, mode) != 0) {
     sim_free(m);
     return 1;
+  }
+  if (pc == PC_FUSE) {
+    char *dir, why[512];
+    if (asprintf(&dir, "%s/sys/devices/virtual/powercap", root) < 0) {
+      fprintf(stderr, "%s: out of memory\n", prog);
+      sim_free(m);
+      return 1;
+    }
+    int busy = is_mount_point(dir, why, sizeof(why)) == 1;
+    if (busy)
+      fprintf(stderr, "%s: %s is already a mount point (%s); refusing to "
+              "start: is another rapl-sim running there?  If not, unmount "
+              "it: umount -l %s\n", prog, dir, why, dir);
+    free(dir);
+    if (busy) {
+      sim_free(m);
+      return 1;
+    }
   }
   if (o.has_wrap)
     sim_wrap_in(m, o.wrap_s);
@@ -563,47 +952,62 @@ static int cmd_run(int argc, char **argv) {
   sa.sa_flags = 0; /* no SA_RESTART: interrupt clock_nanosleep */
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  /* Replies to a reader that went away must not kill us, and reading
+   * commands from a terminal while in the background must not stop us
+   * (the read fails instead). */
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &sa, NULL);
+  sigaction(SIGTTIN, &sa, NULL);
 
   int rc = 0;
 #ifdef SIM_WITH_FUSE
-  pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-  sim_fuse_t *fuse = NULL;
-  char *mnt = NULL;
-  if (mode == MSR_FUSE) {
-    char err[512];
-    if (asprintf(&mnt, "%s/dev/cpu", sim_root(m)) < 0) {
-      fprintf(stderr, "%s: out of memory\n", prog);
-      sim_free(m);
-      return 1;
+  sim_fuse_t *fuse = NULL, *pc_fuse = NULL;
+  char *mnt = NULL, *pc_mnt = NULL;
+  char err[512];
+  if (pc == PC_FUSE) {
+    if (make_mount_dir(sim_root(m), "sys/devices/virtual/powercap",
+                       &pc_mnt) != 0) {
+      rc = 1;
+    } else {
+      pthread_mutex_lock(&lock);
+      sim_powercap_set_served(m, 1); /* the files underneath stay as built */
+      pthread_mutex_unlock(&lock);
+      if ((pc_fuse = sim_fuse_start_powercap(m, &lock, pc_mnt, err,
+                                             sizeof(err))) == NULL) {
+        fprintf(stderr, "%s: --powercap fuse: %s\n", prog, err);
+        rc = 1;
+      }
     }
-    char *dev = strndup(mnt, strlen(mnt) - 4); /* ROOT/dev */
-    if (dev == NULL || (mkdir(dev, 0755) != 0 && errno != EEXIST) ||
-        (mkdir(mnt, 0755) != 0 && errno != EEXIST)) {
-      fprintf(stderr, "%s: cannot create %s: %s\n", prog, mnt,
-              strerror(errno));
+  }
+  if (rc == 0 && mode == MSR_FUSE) {
+    if (make_mount_dir(sim_root(m), "dev/cpu", &mnt) != 0) {
       rc = 1;
     } else if ((fuse = sim_fuse_start(m, &lock, mnt, err, sizeof(err))) ==
                NULL) {
       fprintf(stderr, "%s: --msr fuse: %s\n", prog, err);
       rc = 1;
     }
-    free(dev);
-    o.lock = &lock;
   }
   if (rc == 0)
-    rc = run_loop(m, &o);
+    rc = run_loop(m, &o, pc);
   if (fuse != NULL) {
-    char why[512];
     sim_fuse_stop(fuse);
-    if (is_mount_point(mnt, why, sizeof(why)) == 1) {
-      fprintf(stderr, "%s: %s is still mounted after the unmount (%s)\n",
-              prog, mnt, why);
+    if (check_unmounted(mnt) != 0)
       rc = 1;
+  }
+  if (pc_fuse != NULL) {
+    sim_fuse_stop(pc_fuse);
+    if (check_unmounted(pc_mnt) != 0) {
+      rc = 1;
+    } else { /* leave the regular files with the final values */
+      sim_powercap_set_served(m, 0);
+      sim_write_all(m);
     }
   }
   free(mnt);
+  free(pc_mnt);
 #else
-  rc = run_loop(m, &o);
+  rc = run_loop(m, &o, pc);
 #endif
   sim_free(m);
   return rc;

@@ -1,8 +1,10 @@
 /*
- * sim_fuse.c - the MSR device of a simulated machine as a FUSE file system
- * (see sim_fuse.h).  libfuse3 high-level API; the loop runs in its own
- * thread while the caller advances the counters under a shared mutex.
+ * sim_fuse.c - the MSR device and the powercap tree of a simulated machine
+ * as FUSE file systems (see sim_fuse.h).  libfuse3 high-level API; each
+ * mount's loop runs in its own thread while the caller advances the
+ * counters (and sets faults) under a shared mutex.
  *
+ * MSR device.
  * What the kernel's msr driver does, and this copies (REFERENCE.md 2.1,
  * arch/x86/kernel/msr.c):
  *   - one device per online CPU: /dev/cpu/N/msr;
@@ -16,6 +18,28 @@
  * this process and the page cache never returns a stale counter.  And
  * read() (not pread) advances the file position as on any FUSE file,
  * where the driver leaves it: readers should use pread, as rapl-read does.
+ *
+ * Powercap tree.  Mounted over ROOT/sys/devices/virtual/powercap after
+ * sim_build made the regular-file tree there: a directory fd opened before
+ * the mount still reaches the regular files underneath, and every
+ * directory, mode, size, symlink and content is served from them, so both
+ * views are the same tree.  Except, from the sim_machine state under the
+ * lock, at the time of each request:
+ *   - energy_uj: the counter's "value\n" (sim_zone_energy_text: faults
+ *     give EIO, EAGAIN, ENODATA, EACCES, "garbage\n" or nothing), st_size
+ *     its length;
+ *   - max_energy_range_uj: sim_zone_range_text (a value, or EIO);
+ *   - vanished zones (and all their sub-zones; every control type after a
+ *     vanish-all) are absent from lookup and readdir; reads on descriptors
+ *     opened before the node was removed give ENODEV (kernfs:
+ *     kernfs_fop_read_iter on a deactivated node), even after it came back
+ *     (sim_zone_generation differs: a new node).
+ * Entry, attribute and negative timeouts are 0 and every file is direct_io,
+ * so nothing is answered from a kernel cache.  Mounted with
+ * default_permissions (and allow_other when root), so the kernel checks
+ * the modes as it does in sysfs: energy_uj 0400 is root's only.  Writing
+ * is not simulated: an open for writing gives EACCES on a file without
+ * write bits (kernfs) and EPERM otherwise; mkdir, unlink... EPERM.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -24,9 +48,11 @@
 
 #include "sim_fuse.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -48,6 +74,7 @@ struct sim_fuse {
   int thread_started;
   int mounted;
   time_t t0;
+  int base_fd; /* powercap: the directory under the mount, else -1 */
 };
 
 __attribute__((format(printf, 3, 4))) static void
@@ -256,6 +283,289 @@ static const struct fuse_operations ops = {
     .utimens = fs_utimens,
 };
 
+/* ---- the powercap tree ---------------------------------------------------- */
+
+enum { N_PLAIN, N_ENERGY, N_RANGE };
+
+typedef struct {
+  int kind;  /* N_* */
+  long zone; /* the deepest zone whose directory holds the node, or -1 */
+} pc_node_t;
+
+/* An open file. */
+typedef struct {
+  int kind;
+  long zone;
+  unsigned gen; /* sim_zone_generation (zone >= 0) / sim_powercap_generation */
+  int fd;       /* N_PLAIN: the regular file underneath */
+} pc_handle_t;
+
+/* "/a/b" -> "a/b", "/" -> "." (relative to base_fd) */
+static const char *rel_of(const char *path) {
+  return path[0] == '/' && path[1] != '\0' ? path + 1 : ".";
+}
+
+/* What `path` is and whether it is visible now: 0, or -ENOENT when it (or
+ * a directory above it) has vanished.  Call with the lock held. */
+static int pc_lookup(const struct sim_fuse *f, const char *path,
+                     pc_node_t *n) {
+  const sim_machine_t *m = f->m;
+  n->kind = N_PLAIN;
+  n->zone = -1;
+  if (strcmp(path, "/") == 0)
+    return 0;
+  if (sim_powercap_all_vanished(m))
+    return -ENOENT; /* the mount is an empty directory */
+  size_t best_len = 0;
+  for (size_t i = 0; i < sim_zone_count(m); i++) {
+    const char *zp = sim_zone_path(m, i);
+    size_t l = strlen(zp);
+    if (l > best_len && strncmp(path + 1, zp, l) == 0 &&
+        (path[1 + l] == '\0' || path[1 + l] == '/')) {
+      n->zone = (long)i;
+      best_len = l;
+    }
+  }
+  if (n->zone < 0)
+    return 0;
+  if (!sim_zone_present(m, (size_t)n->zone))
+    return -ENOENT;
+  const char *rest = path + 1 + best_len;
+  if (strcmp(rest, "/energy_uj") == 0)
+    n->kind = N_ENERGY;
+  else if (strcmp(rest, "/max_energy_range_uj") == 0)
+    n->kind = N_RANGE;
+  return 0;
+}
+
+/* The computed text of an N_ENERGY / N_RANGE node (lock held): length or
+ * -errno. */
+static int pc_text(const struct sim_fuse *f, const pc_node_t *n, char *buf,
+                   size_t len) {
+  return n->kind == N_ENERGY
+             ? sim_zone_energy_text(f->m, (size_t)n->zone, buf, len)
+             : sim_zone_range_text(f->m, (size_t)n->zone, buf, len);
+}
+
+static int pc_getattr(const char *path, struct stat *st,
+                      struct fuse_file_info *fi) {
+  struct sim_fuse *f = self();
+  pc_node_t n;
+  char text[64];
+  pthread_mutex_lock(f->lock);
+  int r = pc_lookup(f, path, &n);
+  if (r != 0 && fi != NULL && fi->fh != 0) { /* fstat of a removed node */
+    const pc_handle_t *h = (const pc_handle_t *)(uintptr_t)fi->fh;
+    n.kind = h->kind;
+    n.zone = h->zone;
+    r = 0;
+  }
+  long size = -1;
+  if (r == 0 && n.kind != N_PLAIN) {
+    size = pc_text(f, &n, text, sizeof(text));
+    if (size < 0) /* a read error: the size of the real value */
+      size = snprintf(text, sizeof(text), "%" PRIu64 "\n",
+                      n.kind == N_ENERGY
+                          ? sim_zone_energy_uj(f->m, (size_t)n.zone)
+                          : sim_zone_max_range_uj(f->m, (size_t)n.zone));
+  }
+  pthread_mutex_unlock(f->lock);
+  if (r != 0)
+    return r;
+  if (fstatat(f->base_fd, rel_of(path), st,
+              AT_SYMLINK_NOFOLLOW) != 0)
+    return -errno;
+  if (size >= 0)
+    st->st_size = (off_t)size;
+  return 0;
+}
+
+static int pc_readlink(const char *path, char *buf, size_t size) {
+  struct sim_fuse *f = self();
+  pc_node_t n;
+  pthread_mutex_lock(f->lock);
+  int r = pc_lookup(f, path, &n);
+  pthread_mutex_unlock(f->lock);
+  if (r != 0)
+    return r;
+  if (size == 0)
+    return -EINVAL;
+  ssize_t l = readlinkat(f->base_fd, rel_of(path), buf, size - 1);
+  if (l < 0)
+    return -errno;
+  buf[l] = '\0';
+  return 0;
+}
+
+static int pc_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
+                      off_t off, struct fuse_file_info *fi,
+                      enum fuse_readdir_flags flags) {
+  (void)off, (void)fi, (void)flags;
+  struct sim_fuse *f = self();
+  pc_node_t n;
+  pthread_mutex_lock(f->lock);
+  int r = pc_lookup(f, path, &n);
+  pthread_mutex_unlock(f->lock);
+  if (r != 0)
+    return r;
+  int fd = openat(f->base_fd, rel_of(path),
+                  O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return -errno;
+  DIR *d = fdopendir(fd);
+  if (d == NULL) {
+    r = -errno;
+    close(fd);
+    return r;
+  }
+  fill(buf, ".", NULL, 0, 0);
+  fill(buf, "..", NULL, 0, 0);
+  size_t plen = strlen(path);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    char *child;
+    if (asprintf(&child, "%s/%s", plen > 1 ? path : "", e->d_name) < 0) {
+      r = -ENOMEM;
+      break;
+    }
+    pthread_mutex_lock(f->lock);
+    int visible = pc_lookup(f, child, &n) == 0;
+    pthread_mutex_unlock(f->lock);
+    free(child);
+    if (visible && fill(buf, e->d_name, NULL, 0, 0) != 0)
+      break;
+  }
+  closedir(d);
+  return r;
+}
+
+static int pc_open(const char *path, struct fuse_file_info *fi) {
+  struct sim_fuse *f = self();
+  pc_node_t n;
+  pthread_mutex_lock(f->lock);
+  int r = pc_lookup(f, path, &n);
+  unsigned gen = n.zone >= 0 ? sim_zone_generation(f->m, (size_t)n.zone)
+                             : sim_powercap_generation(f->m);
+  pthread_mutex_unlock(f->lock);
+  if (r != 0)
+    return r;
+  struct stat st;
+  if (fstatat(f->base_fd, rel_of(path), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return -errno;
+  if (S_ISDIR(st.st_mode))
+    return -EISDIR;
+  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+    /* kernfs_fop_open: EACCES without write permission in the mode; the
+     * writable attributes are not simulated */
+    return (st.st_mode & 0222) == 0 ? -EACCES : -EPERM;
+  pc_handle_t *h = malloc(sizeof(*h));
+  if (h == NULL)
+    return -ENOMEM;
+  h->kind = n.kind;
+  h->zone = n.zone;
+  h->gen = gen;
+  h->fd = -1;
+  if (n.kind == N_PLAIN) {
+    h->fd = openat(f->base_fd, rel_of(path),
+                   O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (h->fd < 0) {
+      r = -errno;
+      free(h);
+      return r;
+    }
+  }
+  fi->fh = (uint64_t)(uintptr_t)h;
+  fi->direct_io = 1; /* energy_uj changes every ms: no page cache */
+  fi->keep_cache = 0;
+  return 0;
+}
+
+static int pc_read(const char *path, char *buf, size_t size, off_t off,
+                   struct fuse_file_info *fi) {
+  (void)path;
+  struct sim_fuse *f = self();
+  const pc_handle_t *h = (const pc_handle_t *)(uintptr_t)fi->fh;
+  const sim_machine_t *m = f->m;
+  char text[64];
+  int len = 0;
+  pthread_mutex_lock(f->lock);
+  int alive = h->zone >= 0
+                  ? sim_zone_present(m, (size_t)h->zone) &&
+                        sim_zone_generation(m, (size_t)h->zone) == h->gen
+                  : !sim_powercap_all_vanished(m) &&
+                        sim_powercap_generation(m) == h->gen;
+  if (alive && h->kind != N_PLAIN) {
+    const pc_node_t n = {h->kind, h->zone};
+    len = pc_text(f, &n, text, sizeof(text));
+  }
+  pthread_mutex_unlock(f->lock);
+  if (!alive)
+    return -ENODEV; /* kernfs: the node was removed */
+  if (h->kind == N_PLAIN) {
+    ssize_t got = pread(h->fd, buf, size, off);
+    return got < 0 ? -errno : (int)got;
+  }
+  if (len < 0)
+    return len; /* a fault */
+  if (len > (int)sizeof(text) - 1)
+    len = (int)sizeof(text) - 1;
+  if (off < 0 || off >= len)
+    return 0;
+  size_t n = (size_t)(len - off) < size ? (size_t)(len - off) : size;
+  memcpy(buf, text + off, n);
+  return (int)n;
+}
+
+static int pc_release(const char *path, struct fuse_file_info *fi) {
+  (void)path;
+  pc_handle_t *h = (pc_handle_t *)(uintptr_t)fi->fh;
+  if (h != NULL) {
+    if (h->fd >= 0)
+      close(h->fd);
+    free(h);
+  }
+  fi->fh = 0;
+  return 0;
+}
+
+static void *pc_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
+  (void)conn;
+  cfg->direct_io = 1;
+  cfg->kernel_cache = 0;
+  cfg->auto_cache = 0;
+  cfg->use_ino = 0;
+  /* a vanish or a return shows at the next lookup */
+  cfg->entry_timeout = 0;
+  cfg->attr_timeout = 0;
+  cfg->negative_timeout = 0;
+  return fuse_get_context()->private_data;
+}
+
+static const struct fuse_operations pc_ops = {
+    .init = pc_init,
+    .getattr = pc_getattr,
+    .readlink = pc_readlink,
+    .readdir = pc_readdir,
+    .open = pc_open,
+    .read = pc_read,
+    .release = pc_release,
+    .write = fs_write,
+    .truncate = fs_truncate,
+    .create = fs_create,
+    .mknod = fs_mknod,
+    .mkdir = fs_mkdir,
+    .unlink = fs_unlink,
+    .rmdir = fs_unlink,
+    .rename = fs_rename,
+    .link = fs_link,
+    .symlink = fs_link,
+    .chmod = fs_chmod,
+    .chown = fs_chown,
+    .utimens = fs_utimens,
+};
+
 /* ---- thread -------------------------------------------------------------- */
 
 static void on_wake(int sig) { (void)sig; }
@@ -266,30 +576,70 @@ static void *loop_main(void *arg) {
   return NULL;
 }
 
-/* NULL when stat(path) in a child process finds a regular file. */
-static const char *probe_mount(const char *path) {
+/* NULL when, in a child process, `mountpoint` is on another device than
+ * its parent directory (the mount is there and answers) and, when file is
+ * not NULL, stat(file) finds a regular file.  The child reports through a
+ * pipe and then kills itself with SIGKILL, so that a valgrind running this
+ * process neither checks the forked copy for leaks (the FUSE thread's
+ * buffers are not in it) nor changes its exit status. */
+static const char *probe_mount(const char *mountpoint, const char *file) {
+  char *up;
+  int pfd[2];
+  if (asprintf(&up, "%s/..", mountpoint) < 0)
+    return "out of memory";
+  if (pipe2(pfd, O_CLOEXEC) != 0) {
+    free(up);
+    return "pipe failed";
+  }
   pid_t pid = fork();
-  if (pid < 0)
+  if (pid < 0) {
+    free(up);
+    close(pfd[0]);
+    close(pfd[1]);
     return "fork failed";
+  }
   if (pid == 0) {
-    struct stat st;
-    _exit(stat(path, &st) == 0 && S_ISREG(st.st_mode) ? 0 : 1);
+    struct stat st, parent;
+    char code = '0';
+    if (stat(mountpoint, &st) != 0 || stat(up, &parent) != 0)
+      code = '1';
+    else if (st.st_dev == parent.st_dev)
+      code = '2';
+    else if (file != NULL && (stat(file, &st) != 0 || !S_ISREG(st.st_mode)))
+      code = '3';
+    if (write(pfd[1], &code, 1) != 1)
+      _exit(1);
+    kill(getpid(), SIGKILL);
+    _exit(0);
   }
-  for (int i = 0; i < 1000; i++) {
-    int status;
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid)
-      return WIFEXITED(status) && WEXITSTATUS(status) == 0
-                 ? NULL
-                 : "no regular file there";
-    if (w < 0 && errno != EINTR)
-      return "waitpid failed";
-    struct timespec ts = {0, 10000000};
-    nanosleep(&ts, NULL);
+  free(up);
+  close(pfd[1]);
+  const char *why = "no answer within 10 s";
+  int done = 0;
+  for (int i = 0; i < 1000 && !done; i++) {
+    pid_t w = waitpid(pid, NULL, WNOHANG);
+    if (w == pid) {
+      char code = 0;
+      done = 1;
+      why = read(pfd[0], &code, 1) != 1 ? "the probe process died"
+            : code == '0'               ? NULL
+            : code == '2'               ? "nothing is mounted there"
+            : code == '3'               ? "no regular file there"
+                                        : "cannot stat it";
+    } else if (w < 0 && errno != EINTR) {
+      done = 1;
+      why = "waitpid failed";
+    } else {
+      struct timespec ts = {0, 10000000};
+      nanosleep(&ts, NULL);
+    }
   }
-  kill(pid, SIGKILL); /* a FUSE request wait is killable */
-  waitpid(pid, NULL, 0);
-  return "no answer within 10 s";
+  if (!done) {
+    kill(pid, SIGKILL); /* a FUSE request wait is killable */
+    waitpid(pid, NULL, 0);
+  }
+  close(pfd[0]);
+  return why;
 }
 
 static void free_fuse(struct sim_fuse *f) {
@@ -298,36 +648,44 @@ static void free_fuse(struct sim_fuse *f) {
       fuse_unmount(f->fuse);
     fuse_destroy(f->fuse);
   }
+  if (f->base_fd >= 0)
+    close(f->base_fd);
   free(f->mountpoint);
   free(f);
 }
 
-sim_fuse_t *sim_fuse_start(const sim_machine_t *m, pthread_mutex_t *lock,
-                           const char *mountpoint, char *err,
-                           size_t err_len) {
-  if (sim_cpu_count(m) == 0 || !sim_has_msr(m)) {
-    set_err(err, err_len, "the machine has no cpu and msr sections");
-    return NULL;
-  }
-  size_t first = 0;
-  while (!sim_cpu_online(m, (unsigned)first))
-    first++;
+/* Mount ops at mountpoint with the -o options opts, serve it from a thread
+ * and wait until probe_mount(mountpoint, probe) succeeds.  base_fd (or -1)
+ * is owned by the result from now on. */
+static sim_fuse_t *start_fs(const sim_machine_t *m, pthread_mutex_t *lock,
+                            const char *mountpoint,
+                            const struct fuse_operations *o,
+                            const char *opts, int base_fd, const char *probe,
+                            char *err, size_t err_len) {
   struct sim_fuse *f = calloc(1, sizeof(*f));
   if (f == NULL || (f->mountpoint = strdup(mountpoint)) == NULL) {
     free(f);
+    if (base_fd >= 0)
+      close(base_fd);
     set_err(err, err_len, "out of memory");
     return NULL;
   }
   f->m = m;
   f->lock = lock;
   f->t0 = time(NULL);
+  f->base_fd = base_fd;
 
-  char a0[] = "rapl-sim", a1[] = "-o",
-       a2[] = "fsname=rapl-sim,subtype=rapl-sim-msr";
+  char a0[] = "rapl-sim", a1[] = "-o", *a2 = strdup(opts);
+  if (a2 == NULL) {
+    set_err(err, err_len, "out of memory");
+    free_fuse(f);
+    return NULL;
+  }
   char *argv[] = {a0, a1, a2, NULL};
   struct fuse_args args = FUSE_ARGS_INIT(3, argv);
-  f->fuse = fuse_new(&args, &ops, sizeof(ops), f);
+  f->fuse = fuse_new(&args, o, sizeof(*o), f);
   fuse_opt_free_args(&args);
+  free(a2);
   if (f->fuse == NULL) {
     set_err(err, err_len, "fuse_new failed");
     free_fuse(f);
@@ -362,24 +720,69 @@ sim_fuse_t *sim_fuse_start(const sim_machine_t *m, pthread_mutex_t *lock,
   }
   f->thread_started = 1;
 
-  /* Live only when a request goes through: stat the first CPU's msr from
-   * a child, so that nothing in this process (a debugger, valgrind's
-   * scheduler lock) can keep the FUSE thread from answering; give up after
-   * 10 s. */
-  char *probe;
-  if (asprintf(&probe, "%s/%zu/msr", mountpoint, first) < 0) {
-    set_err(err, err_len, "out of memory");
-    sim_fuse_stop(f);
-    return NULL;
-  }
-  const char *why = probe_mount(probe);
-  free(probe);
+  /* Live only when a request goes through: stat from a child, so that
+   * nothing in this process (a debugger, valgrind's scheduler lock) can
+   * keep the FUSE thread from answering; give up after 10 s. */
+  const char *why = probe_mount(mountpoint, probe);
   if (why != NULL) {
     set_err(err, err_len, "the FUSE mount at %s does not answer: %s",
             mountpoint, why);
     sim_fuse_stop(f);
     return NULL;
   }
+  return f;
+}
+
+sim_fuse_t *sim_fuse_start(const sim_machine_t *m, pthread_mutex_t *lock,
+                           const char *mountpoint, char *err,
+                           size_t err_len) {
+  if (sim_cpu_count(m) == 0 || !sim_has_msr(m)) {
+    set_err(err, err_len, "the machine has no cpu and msr sections");
+    return NULL;
+  }
+  size_t first = 0;
+  while (!sim_cpu_online(m, (unsigned)first))
+    first++;
+  char *probe;
+  if (asprintf(&probe, "%s/%zu/msr", mountpoint, first) < 0) {
+    set_err(err, err_len, "out of memory");
+    return NULL;
+  }
+  sim_fuse_t *f = start_fs(m, lock, mountpoint, &ops,
+                           "fsname=rapl-sim,subtype=rapl-sim-msr", -1, probe,
+                           err, err_len);
+  free(probe);
+  return f;
+}
+
+sim_fuse_t *sim_fuse_start_powercap(const sim_machine_t *m,
+                                    pthread_mutex_t *lock,
+                                    const char *mountpoint, char *err,
+                                    size_t err_len) {
+  int base = open(mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (base < 0) {
+    set_err(err, err_len, "cannot open %s: %s", mountpoint, strerror(errno));
+    return NULL;
+  }
+  char *probe = NULL; /* the first zone's energy_uj, if there is a zone */
+  if (sim_zone_count(m) > 0 &&
+      asprintf(&probe, "%s/%s/energy_uj", mountpoint, sim_zone_path(m, 0)) <
+          0) {
+    close(base);
+    set_err(err, err_len, "out of memory");
+    return NULL;
+  }
+  /* default_permissions: the kernel checks the modes (energy_uj 0400);
+   * allow_other: others may read what the modes allow, as in sysfs (only
+   * root may give it without user_allow_other in /etc/fuse.conf). */
+  sim_fuse_t *f = start_fs(
+      m, lock, mountpoint, &pc_ops,
+      geteuid() == 0 ? "fsname=rapl-sim,subtype=rapl-sim-powercap,"
+                       "default_permissions,allow_other"
+                     : "fsname=rapl-sim,subtype=rapl-sim-powercap,"
+                       "default_permissions",
+      base, probe, err, err_len);
+  free(probe);
   return f;
 }
 

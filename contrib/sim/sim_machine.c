@@ -68,6 +68,14 @@ typedef struct {
   int fd;          /* O_WRONLY on energy_uj, -1 before sim_build */
   uint64_t written_uj;
   int written_valid;
+  int written_fault;      /* the fault energy_uj was last written for */
+  /* Faults (sim_zone_set_fault and friends); none by default. */
+  int fault;              /* sim_fault_t */
+  int vanished;           /* sim_zone_vanish(.., 1): this zone itself */
+  unsigned gen;           /* bumped at every vanish of this zone */
+  int stuck;              /* the counter does not advance */
+  int range_mode;         /* sim_range_t */
+  uint64_t range_uj;      /* shown by max_energy_range_uj in SIM_RANGE_VALUE */
   size_t line, col;         /* where the zone was described (1-based) */
   size_t esu_line, esu_col; /* where its esu was given (0 if not) */
 } sim_zone_t;
@@ -145,6 +153,10 @@ struct sim_machine {
   size_t n_groups;
   sim_amd_pkg_t *amd; /* AMD/Hygon: one per package */
   sim_msr_file_t *msr_files; /* n_cpus entries while sparse files are built */
+  int all_vanished;  /* sim_powercap_vanish_all(.., 1) */
+  unsigned all_gen;  /* bumped at every vanish-all */
+  int served;        /* sim_powercap_set_served: the files are not the view */
+  int powercap_built; /* the last sim_build_ex made the powercap tree */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -172,6 +184,8 @@ static uint32_t zone_raw32(const sim_zone_t *z) {
 static uint64_t zone_energy_uj(const sim_zone_t *z) {
   return (uint64_t)zone_raw32(z) * z->unit_nj / 1000ULL;
 }
+
+static uint64_t counter_sub(const sim_zone_t *z, uint64_t e);
 
 /* ------------------------------------------------------------------------ */
 /* Freeing                                                                   */
@@ -1627,14 +1641,27 @@ static int build_control_type(sim_machine_t *m, const char *ct) {
   return r;
 }
 
-static int zone_write(sim_zone_t *z, int force) {
-  if (z->fd < 0)
+/* What the regular file energy_uj holds: the value, or what a fault that
+ * a regular file can show puts there ("garbage\n", nothing). */
+static int zone_file_fault(const sim_zone_t *z) {
+  return z->fault == SIM_FAULT_GARBAGE || z->fault == SIM_FAULT_EMPTY
+             ? z->fault
+             : SIM_FAULT_NONE;
+}
+
+static int zone_write(const sim_machine_t *m, sim_zone_t *z, int force) {
+  if (z->fd < 0 || (m->served && !force))
     return 0;
   uint64_t uj = zone_energy_uj(z);
-  if (!force && z->written_valid && z->written_uj == uj)
+  int shown = zone_file_fault(z);
+  if (!force && z->written_valid && z->written_fault == shown &&
+      (shown != SIM_FAULT_NONE || z->written_uj == uj))
     return 0;
   char buf[32];
-  int len = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", uj);
+  int len = shown == SIM_FAULT_GARBAGE ? snprintf(buf, sizeof(buf), "garbage\n")
+            : shown == SIM_FAULT_EMPTY ? 0
+                                       : snprintf(buf, sizeof(buf), "%" PRIu64
+                                                  "\n", uj);
   /* New digits first, then cut: a concurrent pread() sees either the new
    * number + "\n" (maybe followed by stale bytes) or exactly the new text. */
   int r = write_all_at(z->fd, buf, (size_t)len);
@@ -1643,8 +1670,16 @@ static int zone_write(sim_zone_t *z, int force) {
   if (ftruncate(z->fd, (off_t)len) != 0)
     return -errno;
   z->written_uj = uj;
+  z->written_fault = shown;
   z->written_valid = 1;
   return 0;
+}
+
+/* The value max_energy_range_uj shows (SIM_RANGE_UNREADABLE: the real one,
+ * for the regular file and for st_size). */
+static uint64_t zone_shown_range_uj(const sim_zone_t *z) {
+  return z->range_mode == SIM_RANGE_VALUE ? z->range_uj
+                                          : sim_max_range_uj_for_unit(z->unit_nj);
 }
 
 static int build_zone(sim_machine_t *m, sim_zone_t *z) {
@@ -1666,7 +1701,7 @@ static int build_zone(sim_machine_t *m, sim_zone_t *z) {
   if (r != 0)
     return r;
   if ((r = write_u64_file(m, dir, "max_energy_range_uj",
-                          sim_max_range_uj_for_unit(z->unit_nj), 0444)) != 0)
+                          zone_shown_range_uj(z), 0444)) != 0)
     return r;
   if ((r = write_file(m, dir, "enabled", "1\n", 0644)) != 0)
     return r;
@@ -1716,7 +1751,7 @@ static int build_zone(sim_machine_t *m, sim_zone_t *z) {
     r = build_fail(m, errno, "cannot create %s", path);
   } else {
     z->written_valid = 0;
-    r = zone_write(z, 1);
+    r = zone_write(m, z, 1);
     if (r != 0)
       r = build_fail(m, -r, "cannot write %s", path);
     else if (fchmod(z->fd, 0400) != 0)
@@ -2136,6 +2171,11 @@ int sim_build_ex(sim_machine_t *m, const char *root,
   close_fds(m);
   free(m->root);
   m->root = NULL;
+  /* A new tree is whole: nothing has vanished from it. */
+  m->powercap_built = 0;
+  m->all_vanished = 0;
+  for (size_t i = 0; i < m->n_zones; i++)
+    m->zones[i].vanished = 0;
   if (o->msr_files) {
     if (!m->cpu.present || !m->msr.present)
       return build_fail(m, EINVAL, "msr files need the cpu and msr sections "
@@ -2166,6 +2206,7 @@ int sim_build_ex(sim_machine_t *m, const char *root,
     return r;
   if (o->powercap && (r = build_powercap(m)) != 0)
     return r;
+  m->powercap_built = o->powercap != 0;
   if (o->cpu && m->cpu.present && (r = build_cpu(m)) != 0)
     return r;
   if (o->msr_files && (r = build_msr_files(m)) != 0)
@@ -2183,7 +2224,7 @@ const char *sim_build_error(const sim_machine_t *m) {
 int sim_write_all(sim_machine_t *m) {
   int first = 0;
   for (size_t i = 0; i < m->n_zones; i++) {
-    int r = zone_write(&m->zones[i], 0);
+    int r = zone_write(m, &m->zones[i], 0);
     if (r != 0 && first == 0)
       first = r;
   }
@@ -2292,12 +2333,333 @@ int sim_advance_ns(sim_machine_t *m, uint64_t dt_ns) {
       return -EOVERFLOW;
   for (size_t i = 0; i < m->n_zones; i++) {
     sim_zone_t *z = &m->zones[i];
+    uint64_t before = z->delivered_nj;
     energy_add(z->power_uw, dt_ns, &z->carry, &z->delivered_nj);
+    if (z->stuck) /* the energy is delivered, the counter stays */
+      z->start_nj = counter_sub(z, z->delivered_nj - before);
   }
   for (size_t pos = 0; (cc = next_extra_core(m, &pos, &ap)) != NULL;)
     energy_add(core_power_uw(m, ap, cc), dt_ns, &cc->carry, &cc->delivered_nj);
   m->elapsed_ns += dt_ns;
   return sim_write_all(m);
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Faults                                                                    */
+
+/* The counter only matters modulo 2^32 ticks: span = unit_nj << 32 (fits:
+ * unit_nj <= SIM_MAX_UNIT_NJ < 2^32). */
+static uint64_t zone_span_nj(const sim_zone_t *z) { return z->unit_nj << 32; }
+
+/* start_nj such that the counter total moves back by e nJ (mod span). */
+static uint64_t counter_sub(const sim_zone_t *z, uint64_t e) {
+  const uint64_t span = zone_span_nj(z);
+  unsigned __int128 v = (unsigned __int128)(z->start_nj % span) + span -
+                        e % span;
+  return (uint64_t)(v % span);
+}
+
+/* The zone's regular files are the view: built, not served. */
+static int files_live(const sim_machine_t *m, const sim_zone_t *z) {
+  return m->powercap_built && !m->served && z->dir != NULL;
+}
+
+static const char *zone_ct(const sim_zone_t *z) {
+  return z->is_mmio ? SIM_CT_MMIO : SIM_CT_RAPL;
+}
+
+#define SIM_GRAVE ".rapl-sim-vanished"
+
+/* Where a directory of the regular-file tree is now: a vanished one sits in
+ * ROOT/.rapl-sim-vanished/<name>.  NULL when out of memory. */
+static char *ct_phys(const sim_machine_t *m, const char *ct) {
+  char *p;
+  if (m->all_vanished
+          ? asprintf(&p, "%s/" SIM_GRAVE "/%s", m->root, ct) < 0
+          : asprintf(&p, "%s/sys/devices/virtual/powercap/%s", m->root, ct) <
+                0)
+    return NULL;
+  return p;
+}
+
+static char *zone_phys(const sim_machine_t *m, const sim_zone_t *z) {
+  char *p;
+  if (z->vanished)
+    return asprintf(&p, "%s/" SIM_GRAVE "/%s", m->root, z->link_name) < 0
+               ? NULL
+               : p;
+  char *up = z->parent >= 0 ? zone_phys(m, &m->zones[z->parent])
+                            : ct_phys(m, zone_ct(z));
+  if (up == NULL)
+    return NULL;
+  int r = asprintf(&p, "%s/%s", up, z->link_name);
+  free(up);
+  return r < 0 ? NULL : p;
+}
+
+static int zone_ok(const sim_machine_t *m, size_t i) {
+  return m != NULL && i < m->n_zones;
+}
+
+int sim_zone_set_raw32(sim_machine_t *m, size_t i, uint32_t raw) {
+  if (!zone_ok(m, i))
+    return -EINVAL;
+  sim_zone_t *z = &m->zones[i];
+  const uint64_t span = zone_span_nj(z);
+  /* keep the sub-tick remainder, replace the tick count mod 2^32 */
+  uint64_t rem = (uint64_t)(zone_total_nj(z) % z->unit_nj);
+  unsigned __int128 want = (unsigned __int128)raw * z->unit_nj + rem;
+  unsigned __int128 v = want + span - z->delivered_nj % span;
+  z->start_nj = (uint64_t)(v % span);
+  return sim_write_all(m);
+}
+
+void sim_zone_stick(sim_machine_t *m, size_t i, int on) {
+  if (zone_ok(m, i))
+    m->zones[i].stuck = on != 0;
+}
+
+int sim_zone_stuck(const sim_machine_t *m, size_t i) {
+  return zone_ok(m, i) ? m->zones[i].stuck : 0;
+}
+
+static const char *const fault_names[] = {
+    "none", "eio", "eagain", "enodata", "eacces", "garbage", "empty"};
+#define N_FAULTS (sizeof(fault_names) / sizeof(fault_names[0]))
+
+int sim_fault_parse(const char *s, sim_fault_t *fault) {
+  for (size_t k = 0; s != NULL && k < N_FAULTS; k++)
+    if (strcmp(s, fault_names[k]) == 0) {
+      *fault = (sim_fault_t)k;
+      return 0;
+    }
+  return -EINVAL;
+}
+
+const char *sim_fault_name(sim_fault_t fault) {
+  return (unsigned)fault < N_FAULTS ? fault_names[fault] : NULL;
+}
+
+int sim_zone_set_fault(sim_machine_t *m, size_t i, sim_fault_t fault) {
+  if (!zone_ok(m, i) || (unsigned)fault >= N_FAULTS)
+    return -EINVAL;
+  sim_zone_t *z = &m->zones[i];
+  if (!m->served && fault != SIM_FAULT_NONE && fault != SIM_FAULT_GARBAGE &&
+      fault != SIM_FAULT_EMPTY)
+    return -ENOTSUP; /* a regular file cannot fail a read */
+  z->fault = fault;
+  int r = zone_write(m, z, 0);
+  if (r != 0)
+    return build_fail(m, -r, "cannot write %s/energy_uj", z->link_name);
+  return 0;
+}
+
+sim_fault_t sim_zone_fault(const sim_machine_t *m, size_t i) {
+  return zone_ok(m, i) ? (sim_fault_t)m->zones[i].fault : SIM_FAULT_NONE;
+}
+
+int sim_zone_set_range(sim_machine_t *m, size_t i, sim_range_t mode,
+                       uint64_t value_uj) {
+  if (!zone_ok(m, i) || (mode != SIM_RANGE_REAL && mode != SIM_RANGE_VALUE &&
+                         mode != SIM_RANGE_UNREADABLE))
+    return -EINVAL;
+  if (mode == SIM_RANGE_UNREADABLE && !m->served)
+    return -ENOTSUP;
+  sim_zone_t *z = &m->zones[i];
+  z->range_mode = mode;
+  z->range_uj = mode == SIM_RANGE_VALUE ? value_uj : 0;
+  if (!files_live(m, z))
+    return 0;
+  char *dir = zone_phys(m, z);
+  if (dir == NULL)
+    return build_fail(m, ENOMEM, "%s", z->link_name);
+  int r = write_u64_file(m, dir, "max_energy_range_uj",
+                         zone_shown_range_uj(z), 0444);
+  free(dir);
+  return r;
+}
+
+sim_range_t sim_zone_range_mode(const sim_machine_t *m, size_t i) {
+  return zone_ok(m, i) ? (sim_range_t)m->zones[i].range_mode
+                       : SIM_RANGE_REAL;
+}
+
+/* Copy s into buf (NUL-terminated, truncated to len); return strlen(s). */
+static int text_out(char *buf, size_t len, const char *s) {
+  size_t n = strlen(s);
+  if (len > 0) {
+    size_t c = n < len ? n : len - 1;
+    memcpy(buf, s, c);
+    buf[c] = '\0';
+  }
+  return (int)n;
+}
+
+int sim_zone_energy_text(const sim_machine_t *m, size_t i, char *buf,
+                         size_t len) {
+  if (!zone_ok(m, i))
+    return -EINVAL;
+  const sim_zone_t *z = &m->zones[i];
+  char tmp[32];
+  switch ((sim_fault_t)z->fault) {
+  case SIM_FAULT_EIO:
+    return -EIO;
+  case SIM_FAULT_EAGAIN:
+    return -EAGAIN;
+  case SIM_FAULT_ENODATA:
+    return -ENODATA;
+  case SIM_FAULT_EACCES:
+    return -EACCES;
+  case SIM_FAULT_GARBAGE:
+    return text_out(buf, len, "garbage\n");
+  case SIM_FAULT_EMPTY:
+    return text_out(buf, len, "");
+  case SIM_FAULT_NONE:
+    break;
+  }
+  snprintf(tmp, sizeof(tmp), "%" PRIu64 "\n", zone_energy_uj(z));
+  return text_out(buf, len, tmp);
+}
+
+int sim_zone_range_text(const sim_machine_t *m, size_t i, char *buf,
+                        size_t len) {
+  if (!zone_ok(m, i))
+    return -EINVAL;
+  const sim_zone_t *z = &m->zones[i];
+  if (z->range_mode == SIM_RANGE_UNREADABLE)
+    return -EIO;
+  char tmp[32];
+  snprintf(tmp, sizeof(tmp), "%" PRIu64 "\n", zone_shown_range_uj(z));
+  return text_out(buf, len, tmp);
+}
+
+/* Move a directory of the regular-file tree (vanish / return). */
+static int move_dir(sim_machine_t *m, const char *from, const char *to) {
+  if (from == NULL || to == NULL)
+    return build_fail(m, ENOMEM, "moving a directory");
+  if (rename(from, to) != 0)
+    return build_fail(m, errno, "cannot move %s to %s", from, to);
+  return 0;
+}
+
+static int make_grave(sim_machine_t *m) {
+  char *p;
+  if (asprintf(&p, "%s/" SIM_GRAVE, m->root) < 0)
+    return build_fail(m, ENOMEM, SIM_GRAVE);
+  int r = make_dir(m, p);
+  free(p);
+  return r;
+}
+
+int sim_zone_vanish(sim_machine_t *m, size_t i, int gone) {
+  if (!zone_ok(m, i))
+    return -EINVAL;
+  sim_zone_t *z = &m->zones[i];
+  gone = gone != 0;
+  if (z->vanished == gone)
+    return 0;
+  int r = 0;
+  if (files_live(m, z)) {
+    if (gone && (r = make_grave(m)) != 0)
+      return r;
+    char *from = zone_phys(m, z);
+    z->vanished = gone;
+    char *to = zone_phys(m, z);
+    r = move_dir(m, from, to);
+    free(from);
+    free(to);
+    if (r != 0) {
+      z->vanished = !gone;
+      return r;
+    }
+  }
+  z->vanished = gone;
+  if (gone)
+    z->gen++;
+  return 0;
+}
+
+int sim_powercap_vanish_all(sim_machine_t *m, int gone) {
+  if (m == NULL)
+    return -EINVAL;
+  gone = gone != 0;
+  if (m->all_vanished == gone)
+    return 0;
+  if (m->powercap_built && !m->served && m->root != NULL) {
+    const char *cts[2];
+    size_t n = 0;
+    if (m->has_powercap)
+      cts[n++] = SIM_CT_RAPL;
+    if (m->has_mmio)
+      cts[n++] = SIM_CT_MMIO;
+    int r = 0;
+    if (gone && n > 0)
+      r = make_grave(m);
+    for (size_t k = 0; k < n && r == 0; k++) {
+      char *from = ct_phys(m, cts[k]);
+      m->all_vanished = gone;
+      char *to = ct_phys(m, cts[k]);
+      m->all_vanished = !gone;
+      r = move_dir(m, from, to);
+      free(from);
+      free(to);
+      if (r != 0) { /* put back what was moved */
+        while (k-- > 0) {
+          m->all_vanished = gone;
+          char *a = ct_phys(m, cts[k]);
+          m->all_vanished = !gone;
+          char *b = ct_phys(m, cts[k]);
+          if (a != NULL && b != NULL)
+            (void)rename(a, b);
+          free(a);
+          free(b);
+        }
+        return r;
+      }
+    }
+  }
+  m->all_vanished = gone;
+  if (gone)
+    m->all_gen++;
+  return 0;
+}
+
+int sim_zone_vanished(const sim_machine_t *m, size_t i) {
+  return zone_ok(m, i) ? m->zones[i].vanished : 0;
+}
+
+int sim_powercap_all_vanished(const sim_machine_t *m) {
+  return m != NULL ? m->all_vanished : 0;
+}
+
+int sim_zone_present(const sim_machine_t *m, size_t i) {
+  if (!zone_ok(m, i) || m->all_vanished)
+    return 0;
+  const sim_zone_t *z = &m->zones[i];
+  return !z->vanished && !(z->parent >= 0 && m->zones[z->parent].vanished);
+}
+
+unsigned sim_zone_generation(const sim_machine_t *m, size_t i) {
+  if (!zone_ok(m, i))
+    return 0;
+  const sim_zone_t *z = &m->zones[i];
+  /* a sum of counters that only grow: changes whenever one of them does */
+  return z->gen + (z->parent >= 0 ? m->zones[z->parent].gen : 0) +
+         m->all_gen;
+}
+
+unsigned sim_powercap_generation(const sim_machine_t *m) {
+  return m != NULL ? m->all_gen : 0;
+}
+
+void sim_powercap_set_served(sim_machine_t *m, int on) {
+  if (m != NULL)
+    m->served = on != 0;
+}
+
+int sim_powercap_served(const sim_machine_t *m) {
+  return m != NULL ? m->served : 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2358,6 +2720,20 @@ uint64_t sim_zone_start_nj(const sim_machine_t *m, size_t i) {
 }
 uint32_t sim_zone_raw32(const sim_machine_t *m, size_t i) {
   return i < m->n_zones ? zone_raw32(ZONE(m, i)) : 0;
+}
+const char *sim_zone_path(const sim_machine_t *m, size_t i) {
+  return i < m->n_zones ? ZONE(m, i)->rel_path : NULL;
+}
+int sim_zone_find(const sim_machine_t *m, const char *link_name, size_t *i) {
+  if (m == NULL || link_name == NULL)
+    return -ENOENT;
+  for (size_t k = 0; k < m->n_zones; k++)
+    if (strcmp(m->zones[k].link_name, link_name) == 0) {
+      if (i != NULL)
+        *i = k;
+      return 0;
+    }
+  return -ENOENT;
 }
 
 int sim_has_cpu(const sim_machine_t *m) { return m->cpu.present; }

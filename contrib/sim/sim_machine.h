@@ -103,10 +103,119 @@ uint64_t sim_zone_truth_nj(const sim_machine_t *m, size_t i);
 /* the value currently in energy_uj: (ticks & 0xFFFFFFFF) * unit_nj / 1000 */
 uint64_t sim_zone_energy_uj(const sim_machine_t *m, size_t i);
 uint64_t sim_zone_unit_nj(const sim_machine_t *m, size_t i);
-/* start offset in nJ (start_uj * 1000, or what sim_wrap_in chose) */
+/* start offset in nJ (start_uj * 1000, or what sim_wrap_in chose; after
+ * sim_zone_set_raw32 or a stuck period, the offset giving the counter,
+ * modulo 2^32 ticks) */
 uint64_t sim_zone_start_nj(const sim_machine_t *m, size_t i);
 /* the 32-bit hardware counter value (ticks & 0xFFFFFFFF) */
 uint32_t sim_zone_raw32(const sim_machine_t *m, size_t i);
+
+/* The zone's directory relative to sys/devices/virtual/powercap:
+ * "intel-rapl/intel-rapl:0/intel-rapl:0:1" (available without sim_build). */
+const char *sim_zone_path(const sim_machine_t *m, size_t i);
+/* The zone whose class link name (sim_zone_link_name) is link_name:
+ * 0 and *i set, or -ENOENT. */
+int sim_zone_find(const sim_machine_t *m, const char *link_name, size_t *i);
+
+/* ---- Faults (tests) -------------------------------------------------------
+ * What the simulated hardware or sysfs can do wrong.  The state lives here;
+ * it is shown by the regular-file tree of sim_build as far as regular files
+ * can show it, or by whoever serves the tree (rapl-sim's FUSE file system,
+ * sim_fuse.h) after sim_powercap_set_served(m, 1).  No fault is set after
+ * sim_load_*; every function below returns -EINVAL for a bad index, and
+ * -errno when rewriting the regular files failed (sim_build_error() says
+ * which path). */
+
+/* The counter: these change the hardware counter, never the truth
+ * (sim_zone_truth_nj keeps counting the energy delivered).  The MSR view
+ * reads the same counter, so it sees them too.  On a built tree energy_uj
+ * is rewritten at once.
+ * set_raw32: the 32-bit counter jumps to raw (a reset when lower); the
+ * sub-tick remainder is kept and the counter advances from there.
+ * sim_zone_start_nj() then returns the start that gives this counter
+ * (modulo 2^32 ticks).  stick: while on, the counter does not advance (stuck
+ * hardware) although energy is still delivered; off: it advances again from
+ * where it stuck. */
+int sim_zone_set_raw32(sim_machine_t *m, size_t i, uint32_t raw);
+void sim_zone_stick(sim_machine_t *m, size_t i, int on);
+int sim_zone_stuck(const sim_machine_t *m, size_t i);
+
+/* What a read of energy_uj gives.  The counter keeps advancing underneath. */
+typedef enum {
+  SIM_FAULT_NONE = 0, /* the value */
+  SIM_FAULT_EIO,      /* read() fails with EIO */
+  SIM_FAULT_EAGAIN,   /* ... EAGAIN */
+  SIM_FAULT_ENODATA,  /* ... ENODATA */
+  SIM_FAULT_EACCES,   /* ... EACCES (the open worked, the read is refused) */
+  SIM_FAULT_GARBAGE,  /* the content is "garbage\n" */
+  SIM_FAULT_EMPTY,    /* the content is empty (a read returns 0 bytes) */
+} sim_fault_t;
+/* Regular files can show NONE, GARBAGE and EMPTY (energy_uj is rewritten
+ * with that content, and kept so while the fault lasts); the read errors
+ * give -ENOTSUP unless the tree is served (the state is then unchanged). */
+int sim_zone_set_fault(sim_machine_t *m, size_t i, sim_fault_t fault);
+sim_fault_t sim_zone_fault(const sim_machine_t *m, size_t i);
+/* "eio", "garbage", ... -> 0 and *fault, else -EINVAL; and back ("none"
+ * for SIM_FAULT_NONE, NULL for an unknown value). */
+int sim_fault_parse(const char *s, sim_fault_t *fault);
+const char *sim_fault_name(sim_fault_t fault);
+
+/* What max_energy_range_uj shows.  sim_zone_max_range_uj() stays the real
+ * value. */
+typedef enum {
+  SIM_RANGE_REAL = 0,   /* 0xFFFFFFFF * unit_nj / 1000 */
+  SIM_RANGE_VALUE,      /* value_uj */
+  SIM_RANGE_UNREADABLE, /* read() fails with EIO: needs a served tree,
+                           -ENOTSUP otherwise */
+} sim_range_t;
+int sim_zone_set_range(sim_machine_t *m, size_t i, sim_range_t mode,
+                       uint64_t value_uj);
+sim_range_t sim_zone_range_mode(const sim_machine_t *m, size_t i);
+
+/* The text a read of the zone's energy_uj / max_energy_range_uj returns
+ * now, with the faults applied: its length (written to buf, NUL-terminated
+ * when it fits; "garbage\n", or 0 for SIM_FAULT_EMPTY) or the negative
+ * errno the read fails with (-EIO, -EAGAIN, -ENODATA, -EACCES).  Whether the
+ * zone is present (below) is not checked. */
+int sim_zone_energy_text(const sim_machine_t *m, size_t i, char *buf,
+                         size_t len);
+int sim_zone_range_text(const sim_machine_t *m, size_t i, char *buf,
+                        size_t len);
+
+/* Zones coming and going (a package removed with its last CPU, suspend, a
+ * sysfs root that is unmounted...).  sim_zone_vanish(m, i, 1): the zone's
+ * directory and its sub-zones' disappear, so its class link dangles;
+ * (m, i, 0): it comes back.  sim_powercap_vanish_all: the same for every
+ * control type directory (intel-rapl, intel-rapl-mmio) and so every zone.
+ * The counters keep running.  In the regular-file tree a vanished
+ * directory is moved (rename) to ROOT/.rapl-sim-vanished/<name> and moved
+ * back on return; descriptors opened before keep reading it there (a
+ * regular file cannot say ENODEV as kernfs does for a removed node; a
+ * served tree does, see sim_zone_generation).  Vanishing what is already
+ * gone, or returning what is there, does nothing. */
+int sim_zone_vanish(sim_machine_t *m, size_t i, int gone);
+int sim_powercap_vanish_all(sim_machine_t *m, int gone);
+int sim_zone_vanished(const sim_machine_t *m, size_t i); /* its own flag */
+int sim_powercap_all_vanished(const sim_machine_t *m);
+/* Visible: not vanished itself, nor its parent, nor all. */
+int sim_zone_present(const sim_machine_t *m, size_t i);
+/* A number that changes (grows) whenever the zone's node is removed: a
+ * vanish of the zone, of its parent or of all.  A server remembers it at
+ * open() and answers ENODEV to reads once it differs (kernfs: a node that
+ * came back is a new node).  sim_powercap_generation: the same for the
+ * control type directories (vanish-all only). */
+unsigned sim_zone_generation(const sim_machine_t *m, size_t i);
+unsigned sim_powercap_generation(const sim_machine_t *m);
+
+/* on = 1: the powercap tree is presented by a server reading the state
+ * above (rapl-sim --powercap fuse, mounted over
+ * ROOT/sys/devices/virtual/powercap), not by the regular files: energy_uj
+ * is no longer rewritten, faults are not mirrored into the files (no
+ * rewrite, no rename) and every fault is accepted.  Call it after
+ * sim_build, before any fault; sim_build_ex rewrites the files whatever it
+ * says. */
+void sim_powercap_set_served(sim_machine_t *m, int on);
+int sim_powercap_served(const sim_machine_t *m);
 
 /* ---- CPU topology (the cpu: section) ----------------------------------
  * Logical CPUs are numbered as Linux enumerates a typical x86 server: the
