@@ -112,6 +112,8 @@ int rapl_parse_cpuinfo(const char *text, size_t len, rapl_cpu_id_t *id) {
         have_model = true;
       }
     }
+    if (eol == end)
+      break;
     p = eol + 1;
   }
   if (!have_vendor || !have_family || !have_model)

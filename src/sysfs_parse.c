@@ -23,8 +23,8 @@ int rapl_parse_u64(const char *buf, size_t len, uint64_t *value) {
   return 0;
 }
 
-/* Parses a lower-case hexadecimal id of at most 7 digits (ids are small
- * idr numbers); advances *p past it. */
+/* Parses a lower-case hexadecimal id of at most 7 digits without leading
+ * zeros (ids are small idr numbers printed with "%x"); advances *p. */
 static int parse_hex_id(const char **p, unsigned *id) {
   const char *s = *p;
   unsigned value = 0;
@@ -38,8 +38,8 @@ static int parse_hex_id(const char **p, unsigned *id) {
       digit = (unsigned)(c - 'a' + 10);
     else
       break;
-    if (n == 7)
-      return -EINVAL;
+    if (n == 7 || (n == 1 && s[0] == '0'))
+      return -EINVAL; /* too long, or "01": the kernel never writes it */
     value = value * 16 + digit;
   }
   if (n == 0)

@@ -13,8 +13,8 @@
  * Accepts one or more decimal digits, optionally followed by '\n' (anything
  * after the first newline is ignored: sysfs never has any, and it makes an
  * in-place rewrite of a simulated file safe to read). Returns 0, -ENODATA for
- * an empty buffer, -EINVAL for anything else that is not a number, -ERANGE
- * when it does not fit 64 bits. */
+ * an empty buffer or a lone newline, -EINVAL for anything else that is not a
+ * number, -ERANGE when the digits do not fit 64 bits. */
 int rapl_parse_u64(const char *buf, size_t len, uint64_t *value);
 
 /* A powercap zone directory name: "intel-rapl:<hex>" (top level) or

@@ -74,6 +74,8 @@ START_TEST(zone_dirnames_reject_other_entries) {
   const char *bad[] = {"intel-rapl", "intel-rapl-mmio", "intel-rapl:",
                        "intel-rapl::0", "intel-rapl:0:", "intel-rapl:0:0:0",
                        "intel-rapl:A", "intel-rapl:g", "intel-rapl:-1",
+                       /* found by fuzz_zone_dirname: "01" would alias "1" */
+                       "intel-rapl:01", "intel-rapl:0:00", "intel-rapl-mmio:000a",
                        "dtpm", "dtpm:0", "intel-rapl:0 ", "intel-rapl:12345678",
                        ""};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

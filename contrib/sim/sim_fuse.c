@@ -54,6 +54,7 @@
 #include <fuse.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -579,9 +580,9 @@ static void *loop_main(void *arg) {
 /* NULL when, in a child process, `mountpoint` is on another device than
  * its parent directory (the mount is there and answers) and, when file is
  * not NULL, stat(file) finds a regular file.  The child reports through a
- * pipe and then kills itself with SIGKILL, so that a valgrind running this
- * process neither checks the forked copy for leaks (the FUSE thread's
- * buffers are not in it) nor changes its exit status. */
+ * pipe and waits to be killed (SIGKILL from here), so that a valgrind
+ * running this process neither checks the forked copy for leaks (the FUSE
+ * threads are not in it) nor changes its exit status. */
 static const char *probe_mount(const char *mountpoint, const char *file) {
   char *up;
   int pfd[2];
@@ -607,37 +608,36 @@ static const char *probe_mount(const char *mountpoint, const char *file) {
       code = '2';
     else if (file != NULL && (stat(file, &st) != 0 || !S_ISREG(st.st_mode)))
       code = '3';
-    if (write(pfd[1], &code, 1) != 1)
-      _exit(1);
-    kill(getpid(), SIGKILL);
-    _exit(0);
+    if (write(pfd[1], &code, 1) == 1)
+      sleep(10); /* until killed */
+    _exit(1);
   }
   free(up);
   close(pfd[1]);
   const char *why = "no answer within 10 s";
-  int done = 0;
-  for (int i = 0; i < 1000 && !done; i++) {
-    pid_t w = waitpid(pid, NULL, WNOHANG);
-    if (w == pid) {
-      char code = 0;
-      done = 1;
-      why = read(pfd[0], &code, 1) != 1 ? "the probe process died"
-            : code == '0'               ? NULL
-            : code == '2'               ? "nothing is mounted there"
-            : code == '3'               ? "no regular file there"
-                                        : "cannot stat it";
-    } else if (w < 0 && errno != EINTR) {
-      done = 1;
-      why = "waitpid failed";
-    } else {
-      struct timespec ts = {0, 10000000};
-      nanosleep(&ts, NULL);
+  for (int i = 0; i < 1000; i++) {
+    struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+    int r = poll(&p, 1, 10);
+    if (r < 0 && errno != EINTR) {
+      why = "poll failed";
+      break;
     }
+    if (r <= 0)
+      continue;
+    char code = 0;
+    ssize_t got = read(pfd[0], &code, 1);
+    if (got < 0 && errno == EINTR)
+      continue;
+    why = got != 1       ? "the probe process died"
+          : code == '0' ? NULL
+          : code == '2' ? "nothing is mounted there"
+          : code == '3' ? "no regular file there"
+                        : "cannot stat it";
+    break;
   }
-  if (!done) {
-    kill(pid, SIGKILL); /* a FUSE request wait is killable */
-    waitpid(pid, NULL, 0);
-  }
+  kill(pid, SIGKILL); /* done, or stuck: a FUSE request wait is killable */
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    ;
   close(pfd[0]);
   return why;
 }
