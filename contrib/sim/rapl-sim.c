@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -596,7 +597,45 @@ out:
   return reply;
 }
 
-/* One line: split, apply, print the reply (outside the lock: a reader that
+/* Write the reply and a newline to stdout with write(2), waiting for room
+ * with poll so that a stop request (a byte on wake) is seen even when
+ * nobody reads our stdout: the reader thread must never be stuck, and no
+ * stdio buffer is left for exit() to flush into a full pipe.  A pipe with
+ * room takes PIPE_BUF bytes without blocking.  Errors (EPIPE: the reader
+ * went away) drop the reply. */
+static void write_reply(struct commands *c, const char *text) {
+  size_t len = strlen(text), done = 0;
+  while (done <= len) {
+    struct pollfd p[2] = {{.fd = 1, .events = POLLOUT},
+                          {.fd = c->wake[0], .events = POLLIN}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      return;
+    }
+    if (p[1].revents != 0)
+      return; /* stopping */
+    if (p[0].revents & (POLLERR | POLLNVAL))
+      return;
+    ssize_t w;
+    if (done == len) {
+      w = write(1, "\n", 1);
+    } else {
+      size_t chunk = len - done < PIPE_BUF ? len - done : PIPE_BUF;
+      w = write(1, text + done, chunk);
+    }
+    if (w < 0) {
+      if (errno == EINTR || errno == EAGAIN)
+        continue;
+      return;
+    }
+    done += (size_t)w;
+    if (done > len)
+      return;
+  }
+}
+
+/* One line: split, apply, write the reply (outside the lock: a reader that
  * does not read our stdout must not stop the simulation). */
 static void handle_line(struct commands *c, char *line) {
   char *tok[CMD_MAX_TOKENS + 1], *save = NULL;
@@ -617,8 +656,7 @@ static void handle_line(struct commands *c, char *line) {
                                i ? " " : "", tok[i]);
     reply = apply_command(c, tok, n, joined);
   }
-  printf("%s\n", reply != NULL ? reply : "error out of memory");
-  fflush(stdout);
+  write_reply(c, reply != NULL ? reply : "error out of memory");
   free(reply);
 }
 
@@ -662,8 +700,10 @@ static void *commands_main(void *arg) {
     }
     if (len == sizeof(buf) - 1) { /* no newline in sight */
       if (!skipping) {
-        printf("error line longer than %d bytes\n", CMD_MAX_LINE - 2);
-        fflush(stdout);
+        char msg[64];
+        snprintf(msg, sizeof(msg), "error line longer than %d bytes",
+                 CMD_MAX_LINE - 2);
+        write_reply(c, msg);
       }
       skipping = 1;
       len = 0;

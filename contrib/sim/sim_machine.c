@@ -2412,7 +2412,9 @@ int sim_zone_set_raw32(sim_machine_t *m, size_t i, uint32_t raw) {
   unsigned __int128 want = (unsigned __int128)raw * z->unit_nj + rem;
   unsigned __int128 v = want + span - z->delivered_nj % span;
   z->start_nj = (uint64_t)(v % span);
-  return sim_write_all(m);
+  m->build_err[0] = '\0';
+  int r = sim_write_all(m);
+  return r != 0 ? build_fail(m, -r, "cannot rewrite the counters") : 0;
 }
 
 void sim_zone_stick(sim_machine_t *m, size_t i, int on) {
@@ -2448,6 +2450,7 @@ int sim_zone_set_fault(sim_machine_t *m, size_t i, sim_fault_t fault) {
   if (!m->served && fault != SIM_FAULT_NONE && fault != SIM_FAULT_GARBAGE &&
       fault != SIM_FAULT_EMPTY)
     return -ENOTSUP; /* a regular file cannot fail a read */
+  m->build_err[0] = '\0';
   z->fault = fault;
   int r = zone_write(m, z, 0);
   if (r != 0)
@@ -2467,6 +2470,7 @@ int sim_zone_set_range(sim_machine_t *m, size_t i, sim_range_t mode,
   if (mode == SIM_RANGE_UNREADABLE && !m->served)
     return -ENOTSUP;
   sim_zone_t *z = &m->zones[i];
+  m->build_err[0] = '\0';
   z->range_mode = mode;
   z->range_uj = mode == SIM_RANGE_VALUE ? value_uj : 0;
   if (!files_live(m, z))
@@ -2559,6 +2563,7 @@ int sim_zone_vanish(sim_machine_t *m, size_t i, int gone) {
   gone = gone != 0;
   if (z->vanished == gone)
     return 0;
+  m->build_err[0] = '\0';
   int r = 0;
   if (files_live(m, z)) {
     if (gone && (r = make_grave(m)) != 0)
@@ -2586,6 +2591,7 @@ int sim_powercap_vanish_all(sim_machine_t *m, int gone) {
   gone = gone != 0;
   if (m->all_vanished == gone)
     return 0;
+  m->build_err[0] = '\0';
   if (m->powercap_built && !m->served && m->root != NULL) {
     const char *cts[2];
     size_t n = 0;
