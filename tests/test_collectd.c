@@ -541,6 +541,12 @@ static const struct {
     {"  Sources \"perf\"\n", "Sources: unknown source \"perf\""},
     {"  Sources \"msr\" \"msr\"\n", "Sources: \"msr\" is listed twice"},
     {"  ActiveIdle true\n", "ActiveIdle: not supported by this version"},
+    {"  ProcfsPath 1\n", "ProcfsPath: expected one string (an absolute path), got a number"},
+    {"  Sources 5\n", "Sources: expected source names (powercap, msr, hwmon) as strings, value 1 is a number"},
+    {"  PerSocket true false\n", "PerSocket: expected one boolean (true or false), got 2 values"},
+    {"  <MSR>\n    Force 2\n  </MSR>\n", "Force: expected one boolean (true or false), got a number"},
+    {"  <MSR>\n    DevicePath \"/a\" \"/b\"\n  </MSR>\n", "DevicePath: expected one string (an absolute path), got 2 values"},
+    {"  Zones \"package\" \"gpu\"\n", "Zones: unknown domain \"gpu\""},
 };
 
 START_TEST(bad_config_is_refused_with_one_clear_error) {
