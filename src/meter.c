@@ -282,21 +282,25 @@ int rapl_meter_values(rapl_meter_t *meter, const rapl_value_t **values,
   /* A total is dispatched only when every zone of its domain read in the
    * latest sample and lost nothing to a reset since the last values:
    * otherwise the missing energy would show as a dip now and a spike
-   * later. Skipped, its next power spans both intervals instead. */
+   * later. A failed read only delays energy: the next power spans both
+   * intervals. A reset loses energy: the total's power starts afresh. */
   for (size_t t = 0; meter->options.total && t < meter->total_count; t++) {
     total_state_t *total = &meter->totals[t];
     uint64_t sum_uj = 0, latest_ns = 0;
-    bool complete = true;
+    bool read_ok = true, lost = false;
     for (size_t i = 0; i < meter->zone_count; i++) {
       const zone_state_t *z = &meter->zones[i];
       if (strcmp(z->info->domain, total->domain) != 0)
         continue;
-      complete = complete && z->last_error == 0 && !z->reset_since_values;
+      read_ok = read_ok && z->last_error == 0;
+      lost = lost || z->reset_since_values;
       sum_uj += rapl_counter_total_uj(&z->counter);
       if (z->read_ns > latest_ns)
         latest_ns = z->read_ns;
     }
-    if (complete)
+    if (lost) /* energy nobody can know: restart the power from here */
+      rapl_power_forget(&total->power);
+    if (read_ok && !lost)
       push_energy_and_power(meter, "total", total->domain, sum_uj,
                             &total->power, latest_ns);
   }
