@@ -38,9 +38,18 @@ double now_s(void) {
 
 /* fork + exec with stdout and stderr into `log` (appended). */
 pid_t spawn(char *const argv[], const char *log) {
+  return spawn_piped(argv, log, NULL);
+}
+
+pid_t spawn_piped(char *const argv[], const char *log, int *in) {
+  int pipefd[2] = {-1, -1};
+  if (in != NULL)
+    ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
   pid_t pid = fork();
   ck_assert_int_ge(pid, 0);
   if (pid == 0) {
+    if (in != NULL)
+      dup2(pipefd[0], 0);
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
@@ -49,6 +58,10 @@ pid_t spawn(char *const argv[], const char *log) {
     execv(argv[0], argv);
     fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
     _exit(127);
+  }
+  if (in != NULL) {
+    close(pipefd[0]);
+    *in = pipefd[1];
   }
   return pid;
 }
@@ -109,7 +122,7 @@ void start_sim_args(e2e_t *t, const char *machine, double wrap_in_s,
   char *argv[] = {(char *)env("RAPL_SIM"), "run", desc, t->root, "--period-ms",
                   "1", "--wrap-in", wrap, (char *)extra1, (char *)extra2,
                   (char *)extra3, NULL};
-  t->sim = spawn(argv, log);
+  t->sim = spawn_piped(argv, log, &t->sim_in);
   /* "ready" once the tree is built and the first values are written */
   double deadline = now_s() + 20;
   for (;;) {
@@ -129,7 +142,30 @@ void start_sim(e2e_t *t, const char *machine, double wrap_in_s) {
   start_sim_args(t, machine, wrap_in_s, NULL, NULL, NULL);
 }
 
+void sim_command(e2e_t *t, const char *command) {
+  char line[512], ok[520];
+  int n = snprintf(line, sizeof(line), "%s\n", command);
+  ck_assert_int_eq(write(t->sim_in, line, (size_t)n), n);
+  snprintf(ok, sizeof(ok), "ok %s\n", command);
+  char *log = path_join(t->dir, "sim.log");
+  double deadline = now_s() + 10;
+  for (;;) {
+    char *out = slurp(log);
+    bool done = strstr(out, ok) != NULL;
+    bool failed = strstr(out, "error ") != NULL;
+    free(out);
+    ck_assert_msg(!failed, "rapl-sim refused \"%s\"", command);
+    if (done)
+      break;
+    ck_assert_msg(now_s() < deadline, "rapl-sim did not answer \"%s\"", command);
+    usleep(10000);
+  }
+  free(log);
+}
+
 void stop_sim(e2e_t *t) {
+  if (t->sim_in > 0)
+    close(t->sim_in);
   if (t->sim > 0) {
     kill(t->sim, SIGTERM);
     ck_assert_int_eq(wait_exit(t->sim, 10), 0);

@@ -18,6 +18,8 @@ char *path_join(const char *a, const char *b);
 double now_s(void);
 /* fork + exec with stdout and stderr appended to `log` */
 pid_t spawn(char *const argv[], const char *log);
+/* the same with standard input from a pipe, whose write end is *in */
+pid_t spawn_piped(char *const argv[], const char *log, int *in);
 /* exit status, or -1 after killing it at the timeout */
 int wait_exit(pid_t pid, double timeout_s);
 /* a whole file, malloc'd ("" when missing) */
@@ -30,6 +32,7 @@ typedef struct {
   char *dir;  /* everything of this test */
   char *root; /* the simulated machine's "/" */
   pid_t sim;
+  int sim_in;           /* rapl-sim's standard input: fault commands */
   sim_machine_t *model; /* same description, for zone facts (not run) */
 } e2e_t;
 
@@ -39,6 +42,9 @@ typedef struct {
 void start_sim_args(e2e_t *t, const char *machine, double wrap_in_s,
                     const char *extra1, const char *extra2, const char *extra3);
 void start_sim(e2e_t *t, const char *machine, double wrap_in_s);
+/* Sends one command to rapl-sim (contrib/sim/README.md: fault, vanish,
+ * set, ...) and waits for its "ok <command>" answer. */
+void sim_command(e2e_t *t, const char *command);
 /* stops rapl-sim (it must exit 0) and removes t->dir */
 void stop_sim(e2e_t *t);
 

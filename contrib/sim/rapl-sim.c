@@ -482,6 +482,9 @@ static char *apply_command(struct commands *c, char **tok, size_t n,
                            const char *line) {
   sim_machine_t *m = c->m;
   const char *cmd = tok[0];
+  /* the arguments, "" where missing (n is checked against want below) */
+  const char *arg1 = n > 1 && tok[1] != NULL ? tok[1] : "";
+  const char *arg2 = n > 2 && tok[2] != NULL ? tok[2] : "";
   size_t want;
   if (strcmp(cmd, "vanish-all") == 0 || strcmp(cmd, "return-all") == 0 ||
       strcmp(cmd, "truth") == 0)
@@ -506,8 +509,8 @@ static char *apply_command(struct commands *c, char **tok, size_t n,
   if (touches_powercap && c->pc == PC_NONE)
     return fmt_reply("error no powercap tree (--no-powercap)");
   size_t z = 0;
-  if (want > 1 && sim_zone_find(m, tok[1], &z) != 0)
-    return fmt_reply("error no zone \"%s\"", tok[1]);
+  if (want > 1 && sim_zone_find(m, arg1, &z) != 0)
+    return fmt_reply("error no zone \"%s\"", arg1);
 
   /* Faults apply from now: bring the counters to the present first. */
   uint64_t now = mono_ns();
@@ -522,9 +525,9 @@ static char *apply_command(struct commands *c, char **tok, size_t n,
   }
   if (strcmp(cmd, "fault") == 0) {
     sim_fault_t f;
-    if (sim_fault_parse(tok[2], &f) != 0) {
+    if (sim_fault_parse(arg2, &f) != 0) {
       reply = fmt_reply("error fault wants eio, eagain, enodata, eacces, "
-                        "garbage, empty or none, got \"%s\"", tok[2]);
+                        "garbage, empty or none, got \"%s\"", arg2);
       goto out;
     }
     r = sim_zone_set_fault(m, z, f);
@@ -535,36 +538,36 @@ static char *apply_command(struct commands *c, char **tok, size_t n,
     r = sim_powercap_vanish_all(m, cmd[0] == 'v');
   } else if (strcmp(cmd, "set") == 0) {
     uint64_t v;
-    if (parse_uint_any(tok[2], 0xFFFFFFFFu, &v) != 0) {
+    if (parse_uint_any(arg2, 0xFFFFFFFFu, &v) != 0) {
       reply = fmt_reply("error set wants a 32-bit counter value (0 .. "
-                        "4294967295 or 0x...), got \"%s\"", tok[2]);
+                        "4294967295 or 0x...), got \"%s\"", arg2);
       goto out;
     }
     r = sim_zone_set_raw32(m, z, (uint32_t)v);
   } else if (strcmp(cmd, "stick") == 0) {
-    if (strcmp(tok[2], "on") != 0 && strcmp(tok[2], "off") != 0) {
-      reply = fmt_reply("error stick wants on or off, got \"%s\"", tok[2]);
+    if (strcmp(arg2, "on") != 0 && strcmp(arg2, "off") != 0) {
+      reply = fmt_reply("error stick wants on or off, got \"%s\"", arg2);
       goto out;
     }
-    sim_zone_stick(m, z, strcmp(tok[2], "on") == 0);
+    sim_zone_stick(m, z, strcmp(arg2, "on") == 0);
   } else if (strcmp(cmd, "range") == 0) {
     uint64_t v = 0;
     sim_range_t mode = SIM_RANGE_VALUE;
-    if (strcmp(tok[2], "unreadable") == 0)
+    if (strcmp(arg2, "unreadable") == 0)
       mode = SIM_RANGE_UNREADABLE;
-    else if (strcmp(tok[2], "restore") == 0)
+    else if (strcmp(arg2, "restore") == 0)
       mode = SIM_RANGE_REAL;
-    else if (parse_uint_any(tok[2], UINT64_MAX, &v) != 0) {
+    else if (parse_uint_any(arg2, UINT64_MAX, &v) != 0) {
       reply = fmt_reply("error range wants a value in uJ, unreadable or "
-                        "restore, got \"%s\"", tok[2]);
+                        "restore, got \"%s\"", arg2);
       goto out;
     }
     r = sim_zone_set_range(m, z, mode, v);
   } else if (strcmp(cmd, "power") == 0) {
     double w;
-    if (parse_double(tok[2], 0, 1e6, &w) != 0) {
+    if (parse_double(arg2, 0, 1e6, &w) != 0) {
       reply = fmt_reply("error power wants watts (0 .. 1e6), got \"%s\"",
-                        tok[2]);
+                        arg2);
       goto out;
     }
     sim_zone_set_power_uw(m, z, (uint64_t)(w * 1e6 + 0.5));
@@ -638,7 +641,7 @@ static void write_reply(struct commands *c, const char *text) {
 /* One line: split, apply, write the reply (outside the lock: a reader that
  * does not read our stdout must not stop the simulation). */
 static void handle_line(struct commands *c, char *line) {
-  char *tok[CMD_MAX_TOKENS + 1], *save = NULL;
+  char *tok[CMD_MAX_TOKENS + 1] = {NULL}, *save = NULL;
   size_t n = 0;
   for (char *t = strtok_r(line, " \t\r", &save);
        t != NULL && n <= CMD_MAX_TOKENS; t = strtok_r(NULL, " \t\r", &save))

@@ -284,7 +284,7 @@ static const struct fuse_operations ops = {
     .utimens = fs_utimens,
 };
 
-/* ---- the powercap tree ---------------------------------------------------- */
+/* ---- the powercap tree -------------------------------------------------- */
 
 enum { N_PLAIN, N_ENERGY, N_RANGE };
 

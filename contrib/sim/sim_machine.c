@@ -185,7 +185,17 @@ static uint64_t zone_energy_uj(const sim_zone_t *z) {
   return (uint64_t)zone_raw32(z) * z->unit_nj / 1000ULL;
 }
 
-static uint64_t counter_sub(const sim_zone_t *z, uint64_t e);
+/* The counter only matters modulo 2^32 ticks: span = unit_nj << 32 (fits:
+ * unit_nj <= SIM_MAX_UNIT_NJ < 2^32). */
+static uint64_t zone_span_nj(const sim_zone_t *z) { return z->unit_nj << 32; }
+
+/* start_nj such that the counter total moves back by e nJ (mod span). */
+static uint64_t counter_sub(const sim_zone_t *z, uint64_t e) {
+  const uint64_t span = zone_span_nj(z);
+  unsigned __int128 v = (unsigned __int128)(z->start_nj % span) + span -
+                        e % span;
+  return (uint64_t)(v % span);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Freeing                                                                   */
@@ -1658,10 +1668,11 @@ static int zone_write(const sim_machine_t *m, sim_zone_t *z, int force) {
       (shown != SIM_FAULT_NONE || z->written_uj == uj))
     return 0;
   char buf[32];
-  int len = shown == SIM_FAULT_GARBAGE ? snprintf(buf, sizeof(buf), "garbage\n")
-            : shown == SIM_FAULT_EMPTY ? 0
-                                       : snprintf(buf, sizeof(buf), "%" PRIu64
-                                                  "\n", uj);
+  int len = 0; /* SIM_FAULT_EMPTY */
+  if (shown == SIM_FAULT_GARBAGE)
+    len = snprintf(buf, sizeof(buf), "garbage\n");
+  else if (shown == SIM_FAULT_NONE)
+    len = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", uj);
   /* New digits first, then cut: a concurrent pread() sees either the new
    * number + "\n" (maybe followed by stale bytes) or exactly the new text. */
   int r = write_all_at(z->fd, buf, (size_t)len);
@@ -1678,8 +1689,9 @@ static int zone_write(const sim_machine_t *m, sim_zone_t *z, int force) {
 /* The value max_energy_range_uj shows (SIM_RANGE_UNREADABLE: the real one,
  * for the regular file and for st_size). */
 static uint64_t zone_shown_range_uj(const sim_zone_t *z) {
-  return z->range_mode == SIM_RANGE_VALUE ? z->range_uj
-                                          : sim_max_range_uj_for_unit(z->unit_nj);
+  return z->range_mode == SIM_RANGE_VALUE
+             ? z->range_uj
+             : sim_max_range_uj_for_unit(z->unit_nj);
 }
 
 static int build_zone(sim_machine_t *m, sim_zone_t *z) {
@@ -2347,18 +2359,6 @@ int sim_advance_ns(sim_machine_t *m, uint64_t dt_ns) {
 
 /* ------------------------------------------------------------------------ */
 /* Faults                                                                    */
-
-/* The counter only matters modulo 2^32 ticks: span = unit_nj << 32 (fits:
- * unit_nj <= SIM_MAX_UNIT_NJ < 2^32). */
-static uint64_t zone_span_nj(const sim_zone_t *z) { return z->unit_nj << 32; }
-
-/* start_nj such that the counter total moves back by e nJ (mod span). */
-static uint64_t counter_sub(const sim_zone_t *z, uint64_t e) {
-  const uint64_t span = zone_span_nj(z);
-  unsigned __int128 v = (unsigned __int128)(z->start_nj % span) + span -
-                        e % span;
-  return (uint64_t)(v % span);
-}
 
 /* The zone's regular files are the view: built, not served. */
 static int files_live(const sim_machine_t *m, const sim_zone_t *z) {
