@@ -424,6 +424,29 @@ static int catch_up(sim_machine_t *m, const struct run_opts *o,
   return r;
 }
 
+/* FUSE reads bring the counters to the present first (sim_fuse_set_refresh):
+ * on a loaded machine the advancing loop can be late by tens of
+ * milliseconds, which a reader would see as a power error. */
+struct refresh_ctx {
+  sim_machine_t *m;
+  const struct run_opts *o;
+  uint64_t t0;  /* 0 until the run loop starts */
+  uint64_t end; /* the end of --duration */
+};
+static struct refresh_ctx refresh_ctx;
+
+static uint64_t mono_ns(void);
+
+static void refresh_now(void *arg) { /* lock held */
+  struct refresh_ctx *r = arg;
+  if (r->t0 == 0)
+    return;
+  uint64_t now = mono_ns();
+  if (now > r->end)
+    now = r->end;
+  (void)advance_locked(r->m, r->o, now - r->t0);
+}
+
 static int write_truth_locked(const sim_machine_t *m,
                               const struct run_opts *o) {
   pthread_mutex_lock(o->lock);
@@ -759,6 +782,9 @@ static int run_loop(sim_machine_t *m, const struct run_opts *o,
   uint64_t next = t0 + o->period_ns;
   uint64_t last_truth = t0;
   struct commands cmds = {.m = m, .o = o, .pc = pc, .t0 = t0, .end = end};
+  pthread_mutex_lock(o->lock);
+  refresh_ctx = (struct refresh_ctx){.m = m, .o = o, .t0 = t0, .end = end};
+  pthread_mutex_unlock(o->lock);
 
   printf("ready\n");
   fflush(stdout);
@@ -1019,6 +1045,8 @@ static int cmd_run(int argc, char **argv) {
                                              sizeof(err))) == NULL) {
         fprintf(stderr, "%s: --powercap fuse: %s\n", prog, err);
         rc = 1;
+      } else {
+        sim_fuse_set_refresh(pc_fuse, refresh_now, &refresh_ctx);
       }
     }
   }
@@ -1029,6 +1057,8 @@ static int cmd_run(int argc, char **argv) {
                NULL) {
       fprintf(stderr, "%s: --msr fuse: %s\n", prog, err);
       rc = 1;
+    } else {
+      sim_fuse_set_refresh(fuse, refresh_now, &refresh_ctx);
     }
   }
   if (rc == 0)

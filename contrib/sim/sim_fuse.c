@@ -76,7 +76,19 @@ struct sim_fuse {
   int mounted;
   time_t t0;
   int base_fd; /* powercap: the directory under the mount, else -1 */
+  /* Brings the counters to the present before a counter is read (lock
+   * held), so a value never lags behind a starved advancing loop. */
+  void (*refresh)(void *arg);
+  void *refresh_arg;
 };
+
+void sim_fuse_set_refresh(sim_fuse_t *f, void (*refresh)(void *arg),
+                          void *arg) {
+  pthread_mutex_lock(f->lock);
+  f->refresh = refresh;
+  f->refresh_arg = arg;
+  pthread_mutex_unlock(f->lock);
+}
 
 __attribute__((format(printf, 3, 4))) static void
 set_err(char *err, size_t len, const char *fmt, ...) {
@@ -191,6 +203,8 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off,
   uint32_t reg = (uint32_t)off;
   uint64_t v = 0;
   pthread_mutex_lock(f->lock);
+  if (f->refresh != NULL)
+    f->refresh(f->refresh_arg);
   int r = sim_msr_read(f->m, (unsigned)fi->fh, reg, &v);
   pthread_mutex_unlock(f->lock);
   if (r != 0)
@@ -499,6 +513,8 @@ static int pc_read(const char *path, char *buf, size_t size, off_t off,
                         sim_powercap_generation(m) == h->gen;
   if (alive && h->kind != N_PLAIN) {
     const pc_node_t n = {h->kind, h->zone};
+    if (h->kind == N_ENERGY && f->refresh != NULL)
+      f->refresh(f->refresh_arg);
     len = pc_text(f, &n, text, sizeof(text));
   }
   pthread_mutex_unlock(f->lock);

@@ -54,6 +54,11 @@ sim_fuse_t *sim_fuse_start_powercap(const sim_machine_t *m,
  * is accepted. */
 void sim_fuse_stop(sim_fuse_t *f);
 
+/* Calls refresh(arg), with the lock held, before every counter read, so
+ * that what a reader sees is the counter at the moment of its read. */
+void sim_fuse_set_refresh(sim_fuse_t *f, void (*refresh)(void *arg),
+                          void *arg);
+
 #ifdef __cplusplus
 }
 #endif
