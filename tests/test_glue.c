@@ -98,15 +98,15 @@ START_TEST(dispatches_spec_identifiers) {
 END_TEST
 
 /* Interval 3600 on a machine whose DRAM counter (65.7 kJ) wraps every
- * 1314 s at 50 W, i.e. 2.7 times an hour: the plugin samples every
- * 3600/220 = 16.4 s (half the wrap time at the 2 kW cap) and dispatches
- * once an hour, with every joule. */
+ * 329 s at 200 W, 11 times an hour: the plugin samples every 3600/220 =
+ * 16.4 s (half the wrap time at the 2 kW cap) and dispatches once an
+ * hour, with every joule. */
 START_TEST(long_interval_loses_no_wrap) {
   char *root, sysfs[4096];
   fake_reset();
   sim_machine_t *m = sim_start("xeon-2s", &root);
   size_t dram = sim_find(m, "package-0", "dram");
-  sim_zone_set_power_uw(m, dram, 50000000);
+  sim_zone_set_power_uw(m, dram, 200000000);
   snprintf(sysfs, sizeof(sysfs), "%s/sys", root);
   start_plugin(sysfs, TIME_T_TO_CDTIME_T(3600));
   uint64_t step_ns = CDTIME_T_TO_NS(fake_read_interval);
@@ -128,10 +128,10 @@ START_TEST(long_interval_loses_no_wrap) {
   double truth_j = (double)sim_zone_truth_nj(m, dram) / 1e9;
   const fake_value_t *e = last_value("rapl-package-0/derive-dram");
   const fake_value_t *p = last_value("rapl-package-0/power-dram");
-  printf("interval 3600 s, DRAM at 50 W: %.0f J dispatched, %.3f J simulated, "
+  printf("interval 3600 s, DRAM at 200 W: %.0f J dispatched, %.3f J simulated, "
          "%d wraps of 65.7 kJ\n", e->value, truth_j, (int)(truth_j / 65713));
   ck_assert_double_eq_tol(e->value, truth_j, 1.0);
-  ck_assert_double_eq_tol(p->value, 50.0, 0.01);
+  ck_assert_double_eq_tol(p->value, 200.0, 0.01);
   ck_assert(p->interval == TIME_T_TO_CDTIME_T(3600));
   ck_assert_uint_eq(fake_log_count("reset"), 0);
   stop_plugin();
