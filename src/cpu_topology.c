@@ -170,17 +170,24 @@ static int slurp(const char *path, char **buf, size_t *len) {
   return 0;
 }
 
+/* slurp(), with a failure described in `why`. */
+static int slurp_or_why(const char *path, char **text, size_t *len, char *why,
+                        size_t why_len) {
+  int err = slurp(path, text, len);
+  if (err != 0)
+    snprintf(why, why_len, "%s: %s", path, strerror(-err));
+  return err;
+}
+
 int rapl_cpuinfo_load(const char *procfs, rapl_cpu_id_t *id, char *why,
                       size_t why_len) {
   char path[4200];
   snprintf(path, sizeof(path), "%s/cpuinfo", procfs);
   char *text;
   size_t len;
-  int err = slurp(path, &text, &len);
-  if (err != 0) {
-    snprintf(why, why_len, "%s: %s", path, strerror(-err));
+  int err = slurp_or_why(path, &text, &len, why, why_len);
+  if (err != 0)
     return err;
-  }
   err = rapl_parse_cpuinfo(text, len, id);
   free(text);
   if (err != 0)
@@ -217,11 +224,9 @@ int rapl_topology_load(const char *sysfs, rapl_topology_t *topology, char *why,
   topology->count = 0;
   char *text;
   size_t len;
-  int err = slurp(path, &text, &len);
-  if (err != 0) {
-    snprintf(why, why_len, "%s: %s", path, strerror(-err));
+  int err = slurp_or_why(path, &text, &len, why, why_len);
+  if (err != 0)
     return err;
-  }
   bool *online = calloc(RAPL_MAX_CPUS, sizeof(*online));
   int listed = online ? rapl_parse_cpu_list(text, len, online, RAPL_MAX_CPUS)
                       : -ENOMEM;
