@@ -169,7 +169,7 @@ static int add_zone(build_t *b, const msr_group_t *g, bool multi_die,
   else
     snprintf(info->key, sizeof(info->key), "package-%d", g->package);
   snprintf(info->domain, sizeof(info->domain), "%s", rapl_domain_name(domain));
-  info->package_id = domain == RAPL_DOMAIN_PSYS ? INT32_MAX : g->package;
+  info->package_id = g->package;
   info->die_id = multi_die ? g->die : -1;
   rapl_msr_energy_unit(b->platform, domain, unit_register,
                        &info->uj_per_unit_num, &info->uj_per_unit_den);
