@@ -266,16 +266,22 @@ static int fs_utimens(const char *path, const struct timespec tv[2],
   return -EPERM;
 }
 
-static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
-  (void)conn;
+/* Both mounts: no page cache (values change every millisecond), with
+ * lookups cached for `timeout_s`. */
+static void *init_uncached(struct fuse_config *cfg, double timeout_s) {
   cfg->direct_io = 1;
   cfg->kernel_cache = 0;
   cfg->auto_cache = 0;
   cfg->use_ino = 0;
-  cfg->entry_timeout = 1.0;
-  cfg->attr_timeout = 1.0;
+  cfg->entry_timeout = timeout_s;
+  cfg->attr_timeout = timeout_s;
   cfg->negative_timeout = 0;
   return fuse_get_context()->private_data;
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
+  (void)conn;
+  return init_uncached(cfg, 1.0);
 }
 
 static const struct fuse_operations ops = {
@@ -549,15 +555,7 @@ static int pc_release(const char *path, struct fuse_file_info *fi) {
 
 static void *pc_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
   (void)conn;
-  cfg->direct_io = 1;
-  cfg->kernel_cache = 0;
-  cfg->auto_cache = 0;
-  cfg->use_ino = 0;
-  /* a vanish or a return shows at the next lookup */
-  cfg->entry_timeout = 0;
-  cfg->attr_timeout = 0;
-  cfg->negative_timeout = 0;
-  return fuse_get_context()->private_data;
+  return init_uncached(cfg, 0); /* a vanish or a return shows at once */
 }
 
 static const struct fuse_operations pc_ops = {
