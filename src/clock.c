@@ -3,7 +3,7 @@
 
 #include <time.h>
 
-uint64_t rapl_monotonic_ns(void) {
+uint64_t rapl_clock_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t rapl_monotonic_ns(void);
+/* The time base of every power value, in nanoseconds (SPEC section 3). */
+uint64_t rapl_clock_ns(void);
 
 #endif

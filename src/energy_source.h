@@ -58,6 +58,14 @@ typedef struct {
    * negative errno (-EINVAL: the value did not parse; -ERANGE: above
    * wrap_range; -ENODEV: the zone is gone for now). Never blocks. */
   int (*read)(rapl_source_t *source, size_t zone, uint64_t *raw);
+  /* Looks again at what the source is made of: re-attaches zones that were
+   * gone (the next good read of each returns RAPL_READ_REOPENED) and
+   * appends zones that appeared since open after the existing ones (the
+   * zone_info pointers of existing zones may move: callers fetch them
+   * again). Returns the number of zones added, or a negative errno with
+   * nothing changed. The meter calls it at most once per sample: while a
+   * zone is gone, and about once a minute (SPEC section 4). */
+  int (*rescan)(rapl_source_t *source);
   void (*close)(rapl_source_t *source);
 } rapl_source_ops_t;
 

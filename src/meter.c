@@ -193,7 +193,7 @@ static void sample_zone(rapl_meter_t *meter, size_t i, const uint64_t *fixed_ns)
   zone_state_t *z = &meter->zones[i];
   uint64_t raw;
   int rc = meter->ops->read(meter->source, i, &raw);
-  uint64_t now_ns = fixed_ns ? *fixed_ns : rapl_monotonic_ns();
+  uint64_t now_ns = fixed_ns ? *fixed_ns : rapl_clock_ns();
   if (rc < 0) {
     if (rc != z->last_error)
       rapl_log(RAPL_LOG_WARNING,

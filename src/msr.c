@@ -348,11 +348,18 @@ static int msr_read(rapl_source_t *source, size_t zone, uint64_t *raw) {
   return 0;
 }
 
+/* Not yet: zones appearing or returning are handled in read(). */
+static int msr_rescan(rapl_source_t *source) {
+  (void)source;
+  return 0;
+}
+
 const rapl_source_ops_t rapl_msr_source = {
     .name = "rapl-msr",
     .open = msr_open,
     .zone_count = msr_zone_count,
     .zone_info = msr_zone_info,
     .read = msr_read,
+    .rescan = msr_rescan,
     .close = msr_close,
 };

@@ -516,11 +516,18 @@ static void powercap_close(rapl_source_t *source) {
   free(source);
 }
 
+/* Not yet: zones appearing or returning are handled in read(). */
+static int powercap_rescan(rapl_source_t *source) {
+  (void)source;
+  return 0;
+}
+
 const rapl_source_ops_t rapl_powercap_source = {
     .name = "rapl-powercap",
     .open = powercap_open,
     .zone_count = powercap_zone_count,
     .zone_info = powercap_zone_info,
     .read = powercap_read,
+    .rescan = powercap_rescan,
     .close = powercap_close,
 };

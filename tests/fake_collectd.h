@@ -25,7 +25,7 @@ extern int fake_read_registrations;
 
 /* What collectd would answer. */
 extern cdtime_t fake_interval;   /* plugin_get_interval() */
-extern uint64_t fake_now_ns;     /* rapl_monotonic_ns() and cdtime() */
+extern uint64_t fake_now_ns;     /* rapl_clock_ns() and cdtime() */
 
 /* Dispatched values since fake_reset(); log lines too. */
 extern fake_value_t *fake_values;
