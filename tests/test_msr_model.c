@@ -45,8 +45,10 @@ static const struct {
     {6, 0x6C, RAPL_DOMAIN_DRAM, 0xA0E03, 153, 10},
     {6, 0x57, RAPL_DOMAIN_DRAM, 0xA0E03, 153, 10},
     {6, 0x85, RAPL_DOMAIN_DRAM, 0xA0E03, 153, 10},
-    /* Broadwell-DE: powercap uses the MSR unit for DRAM */
-    {6, 0x56, RAPL_DOMAIN_DRAM, 0xA0E03, 1000000, 16384},
+    /* Broadwell-DE: DRAM fixed, as perf (model_hsx) and turbostat
+     * (bdx_features) treat it and SPEC 6 says; the kernel's powercap
+     * driver alone uses the MSR unit here */
+    {6, 0x56, RAPL_DOMAIN_DRAM, 0xA0E03, 153, 10},
     /* Sapphire/Emerald Rapids: psys 1 J, DRAM at the MSR unit */
     {6, 0x8F, RAPL_DOMAIN_PSYS, 0xA0E03, 1000000, 1},
     {6, 0xCF, RAPL_DOMAIN_PSYS, 0xA0E03, 1000000, 1},
