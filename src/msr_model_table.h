@@ -7,8 +7,10 @@
  *
  * Not listed because the kernel does not list them (no guess is made):
  * ATOM_SILVERMONT_D 0x4D (Avoton), Granite Rapids 0xAD/0xAE, Sierra Forest
- * 0xAF, Grand Ridge 0xB6, Clearwater Forest 0xDD (they use TPMI). Broadwell-D
- * 0x56 uses the MSR's DRAM unit in powercap (perf alone applies 2^-16 J). */
+ * 0xAF, Grand Ridge 0xB6, Clearwater Forest 0xDD (they use TPMI).
+ * Broadwell-D 0x56 is HSW_SERVER here, as in perf (model_hsx) and turbostat
+ * (bdx_features) and SPEC 6; the kernel's powercap driver alone gives it
+ * the MSR's DRAM unit, so powercap and this table differ on that part. */
 CORE(6, 0x2A, "Sandy Bridge"),
 CORE(6, 0x2D, "Sandy Bridge-EP"),
 CORE(6, 0x3A, "Ivy Bridge"),
@@ -19,7 +21,7 @@ CORE(6, 0x46, "Haswell GT3e"),
 HSW_SERVER(6, 0x3F, "Haswell-EP/EX"),
 CORE(6, 0x3D, "Broadwell"),
 CORE(6, 0x47, "Broadwell-H GT3e"),
-CORE(6, 0x56, "Broadwell-DE"),
+HSW_SERVER(6, 0x56, "Broadwell-DE"),
 HSW_SERVER(6, 0x4F, "Broadwell-EP/EX"),
 CORE(6, 0x5E, "Skylake"),
 CORE(6, 0x4E, "Skylake U/Y"),
