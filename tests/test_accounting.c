@@ -33,16 +33,27 @@ END_TEST
 START_TEST(delta_across_a_powercap_wrap) {
   uint64_t d;
   bool wrapped;
-  /* 1000 uJ before the top, 500 uJ after the wrap: the kernel's rule */
+  /* 1000 uJ before the top, 500 uJ after the wrap, and the step from the
+   * top to 0, one counter unit: max_energy_range_uj is 0xFFFFFFFF units,
+   * one short of the 2^32 at which the counter wraps (SPEC 4): u =
+   * round(262143328850 / 0xFFFFFFFF) = 61 uJ at ESU 14 */
   ck_assert(rapl_wrap_delta(RANGE_ESU14 - 1000, 500, RANGE_ESU14, &d, &wrapped));
-  ck_assert_uint_eq(d, 1500);
+  ck_assert_uint_eq(d, 1500 + 61);
   ck_assert(wrapped);
+  /* DRAM's fixed 15.3 uJ unit: 15 uJ; SPR psys at 1 J: 1000000 uJ */
+  ck_assert(rapl_wrap_delta(UINT64_C(65712999613), 0, UINT64_C(65712999613),
+                            &d, &wrapped));
+  ck_assert_uint_eq(d, 15);
+  ck_assert(rapl_wrap_delta(UINT64_C(4294967295000000) - 7, 3,
+                            UINT64_C(4294967295000000), &d, &wrapped));
+  ck_assert_uint_eq(d, 7 + 3 + 1000000);
 }
 END_TEST
 
 START_TEST(delta_across_a_32bit_wrap_is_modular) {
-  /* With wrap_range 2^32 the rule is exactly (cur - prev) mod 2^32. */
-  const uint64_t range = UINT64_C(1) << 32;
+  /* An MSR counts raw units up to 0xFFFFFFFF: one unit per wrap makes the
+   * rule exactly (cur - prev) mod 2^32. */
+  const uint64_t range = UINT32_MAX;
   const uint32_t cases[][2] = {{0xFFFFFFF0u, 0x10u},
                                {0xFFFFFFFFu, 0u},
                                {0x80000000u, 0x7FFFFFFFu},

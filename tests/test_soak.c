@@ -120,11 +120,16 @@ START_TEST(thirty_days_busy_two_sockets) {
                                           info->uj_per_unit_den);
     uint64_t msr_uj = rapl_counter_total_uj(&bm[i].counter);
     /* powercap: the kernel's energy_uj and the SPEC wrap rule
-     * (max - prev) + cur, which is one counter unit short per wrap */
+     * (max - prev) + cur + u, u = round(max / 0xFFFFFFFF) one unit */
     uint64_t range = sim_zone_max_range_uj(m, z);
+    uint64_t unit_uj = (range + UINT32_MAX / 2) / UINT32_MAX;
     uint64_t kernel_uj = sim_zone_energy_uj(m, z) +
-                         bp[i].counter.wraps * range - start_uj[i];
+                         bp[i].counter.wraps * (range + unit_uj) - start_uj[i];
     uint64_t pc_uj = rapl_counter_total_uj(&bp[i].counter);
+    /* what is left: max_energy_range_uj is floored to whole uJ, so each
+     * wrap may come up to 1 uJ short of 2^32 ticks - never a whole unit */
+    uint64_t ticks_uj = ticks * unit_nj / 1000;
+    uint64_t gap_uj = pc_uj > ticks_uj ? pc_uj - ticks_uj : ticks_uj - pc_uj;
     printf("soak %s/%s: %llu wraps; truth %llu ticks = %llu uJ; msr %llu ticks "
            "= %llu uJ (error %lld uJ); powercap %llu uJ (kernel rule %llu uJ, "
            "%lld uJ from the ticks: %.6f ppm)\n",
@@ -142,6 +147,7 @@ START_TEST(thirty_days_busy_two_sockets) {
     ck_assert_uint_eq(msr_uj, expect_uj);
     ck_assert_uint_eq(bp[i].counter.wraps, bm[i].counter.wraps);
     ck_assert_uint_eq(pc_uj, kernel_uj);
+    ck_assert_uint_le(gap_uj, bp[i].counter.wraps + 1);
   }
   fflush(stdout);
   rapl_msr_source.close(msr);
