@@ -7,6 +7,10 @@ uint64_t rapl_plausible_power_cap_uw(enum rapl_domain domain) {
   return watts * 1000000;
 }
 
+uint64_t rapl_wrap_unit(uint64_t wrap_range) {
+  return (wrap_range + UINT32_MAX / 2) / UINT32_MAX;
+}
+
 bool rapl_wrap_delta(uint64_t prev, uint64_t cur, uint64_t wrap_range,
                      uint64_t *delta, bool *wrapped) {
   *wrapped = false;
@@ -18,10 +22,13 @@ bool rapl_wrap_delta(uint64_t prev, uint64_t cur, uint64_t wrap_range,
   }
   if (wrap_range == 0)
     return false; /* a decrease we cannot size: max_energy_range_uj unknown */
-  /* The kernel's rule (powercap energy_uj wraps to a small value after
-   * max_energy_range_uj); for a 32-bit MSR with wrap_range 2^32 this is
-   * exactly (cur - prev) mod 2^32. */
-  *delta = (wrap_range - prev) + cur;
+  /* wrap_range is the counter's largest reading, 0xFFFFFFFF units of the
+   * 32-bit hardware counter (the kernel's max_energy_range_uj is exactly
+   * that, floored to uJ), so the step from the top back to 0 is one unit
+   * more: (max - prev) + cur + u, u = round(max / 0xFFFFFFFF). For an MSR
+   * read in raw units (max 0xFFFFFFFF, u = 1) this is exactly
+   * (cur - prev) mod 2^32. */
+  *delta = (wrap_range - prev) + cur + rapl_wrap_unit(wrap_range);
   *wrapped = true;
   return true;
 }

@@ -31,8 +31,13 @@
 
 uint64_t rapl_plausible_power_cap_uw(enum rapl_domain domain);
 
+/* One counter unit of a counter whose largest reading is wrap_range =
+ * 0xFFFFFFFF units: round(wrap_range / 0xFFFFFFFF). */
+uint64_t rapl_wrap_unit(uint64_t wrap_range);
+
 /* Counter delta from prev to cur for a counter that runs 0..wrap_range and
- * then wraps: cur - prev when cur >= prev, else (wrap_range - prev) + cur.
+ * then wraps: cur - prev when cur >= prev, else (wrap_range - prev) + cur +
+ * rapl_wrap_unit(wrap_range) (SPEC section 4).
  * Returns false when no single wrap explains the readings (a decrease with
  * an unknown range, or a reading above the range): the caller treats that
  * as a reset. *wrapped tells whether a wrap was corrected. */

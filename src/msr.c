@@ -174,7 +174,7 @@ static int add_zone(build_t *b, const msr_group_t *g, bool multi_die,
   rapl_msr_energy_unit(b->platform, domain, unit_register,
                        &info->uj_per_unit_num, &info->uj_per_unit_den);
   info->max_power_uw = rapl_plausible_power_cap_uw(domain);
-  info->wrap_range = UINT64_C(1) << 32; /* (cur - prev) mod 2^32 */
+  info->wrap_range = UINT32_MAX; /* largest reading; a wrap: (cur - prev) mod 2^32 */
   info->wrap_energy_uj = rapl_units_to_uj(UINT64_C(1) << 32,
                                           info->uj_per_unit_num,
                                           info->uj_per_unit_den);

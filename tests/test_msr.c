@@ -132,7 +132,7 @@ START_TEST(units_follow_the_model_table) {
   ck_assert_str_eq(dram->domain, "dram");
   ck_assert_uint_eq(pkg->uj_per_unit_num * 16384, pkg->uj_per_unit_den * 1000000);
   ck_assert_uint_eq(dram->uj_per_unit_num * 10, dram->uj_per_unit_den * 153);
-  ck_assert_uint_eq(pkg->wrap_range, UINT64_C(1) << 32);
+  ck_assert_uint_eq(pkg->wrap_range, UINT32_MAX);
   rapl_msr_source.close(src);
   sim_stop(m, root);
 }
