@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "fake_collectd.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@ plugin_read_cb fake_read_cb;
 user_data_t fake_read_ud;
 cdtime_t fake_read_interval;
 int fake_read_registrations;
+int fake_register_read_status;
+int fake_sentinel_fd = -1;
 cdtime_t fake_interval;
 uint64_t fake_now_ns = UINT64_C(1000) * 1000000000;
 fake_value_t *fake_values;
@@ -74,6 +77,13 @@ int plugin_register_complex_read(const char *group, const char *name,
                                  plugin_read_cb callback, cdtime_t interval,
                                  user_data_t const *user_data) {
   (void)group, (void)name;
+  if (fake_register_read_status != 0) {
+    if (user_data != NULL && user_data->data != NULL &&
+        user_data->free_func != NULL)
+      user_data->free_func(user_data->data);
+    fake_sentinel_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fake_register_read_status;
+  }
   fake_read_cb = callback;
   fake_read_ud = *user_data;
   fake_read_interval = interval;

@@ -24,6 +24,14 @@ extern cdtime_t fake_read_interval;
 extern int fake_read_registrations;
 
 /* What collectd would answer. */
+/* Non-zero: plugin_register_complex_read fails with this status and, as
+ * collectd 5.12 does on every failure path (free_userdata in
+ * src/daemon/plugin.c), frees the user data itself. It then opens
+ * /dev/null as fake_sentinel_fd, which takes the lowest free descriptor -
+ * one the freed user data just closed - so a second close of it by the
+ * plugin is seen (fcntl on the sentinel fails). */
+extern int fake_register_read_status;
+extern int fake_sentinel_fd;
 extern cdtime_t fake_interval;   /* plugin_get_interval() */
 extern uint64_t fake_now_ns;     /* rapl_clock_ns() and cdtime() */
 

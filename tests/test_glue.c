@@ -6,6 +6,9 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <malloc.h>
 #include <math.h>
 #include <stdio.h>
@@ -170,6 +173,34 @@ START_TEST(meters_that_appear_later_are_used) {
 }
 END_TEST
 
+/* collectd 5.12 frees the read callback's user data itself when the
+ * registration fails; the plugin must not free it (and close its
+ * descriptors) a second time. */
+START_TEST(failed_registration_frees_once) {
+  char *root, sysfs[4096];
+  fake_reset();
+  sim_machine_t *m = sim_start("xeon-2s", &root);
+  snprintf(sysfs, sizeof(sysfs), "%s/sys", root);
+  fake_interval = TIME_T_TO_CDTIME_T(10);
+  module_register();
+  conf_t conf;
+  conf_init(&conf, sysfs);
+  ck_assert_int_eq(fake_config_cb(&conf.block), 0);
+  fake_register_read_status = EINVAL;
+  ck_assert_int_eq(fake_init_cb(), -1); /* a source is open by now */
+  fake_register_read_status = 0;
+  ck_assert_int_ge(fake_sentinel_fd, 0);
+  ck_assert_msg(fcntl(fake_sentinel_fd, F_GETFD) >= 0,
+                "descriptor %d, opened after collectd freed the user data, "
+                "was closed by the plugin: a second free of its source",
+                fake_sentinel_fd);
+  ck_assert_uint_eq(fake_log_count("registering the read callback failed"), 1);
+  close(fake_sentinel_fd);
+  ck_assert_int_eq(fake_shutdown_cb(), 0);
+  sim_stop(m, root);
+}
+END_TEST
+
 static size_t open_fds(void) {
   DIR *d = opendir("/proc/self/fd");
   size_t n = 0;
@@ -217,6 +248,7 @@ int main(void) {
   tcase_add_test(tc, long_interval_loses_no_wrap);
   tcase_add_test(tc, meters_that_appear_later_are_used);
   tcase_add_test(tc, thousand_cycles_leak_nothing);
+  tcase_add_test(tc, failed_registration_frees_once);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }
