@@ -338,10 +338,11 @@ static int rapl_init(void) {
   (void)start_meter(ctx);
   ctx->dispatch_interval = plugin_get_interval();
   cdtime_t every = sampling_interval(ctx);
+  /* From here collectd owns ctx: on failure, plugin_register_complex_read
+   * has already freed it through free_func (collectd 5.12, every path). */
   user_data_t ud = {.data = ctx, .free_func = free_context};
   if (plugin_register_complex_read(NULL, PLUGIN_NAME, rapl_read, every, &ud) !=
       0) {
-    free_context(ctx);
     ERROR(PLUGIN_NAME " plugin: registering the read callback failed");
     return -1;
   }
