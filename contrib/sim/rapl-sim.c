@@ -56,7 +56,7 @@ static void usage(FILE *f) {
           "          \"<zone> <name> <truth_nj> <elapsed_ns>\" lines once per\n"
           "          second and at exit; commands on standard input inject\n"
           "          faults (fault, vanish, return, vanish-all, return-all,\n"
-          "          set, stick, range, power, truth: see README.md)\n"
+          "          set, stick, range, power, sleep, truth: see README.md)\n"
           "--msr     ROOT/dev/cpu/N/msr for online CPUs (needs cpu: and msr:):\n"
           "          fuse: a FUSE mount at ROOT/dev/cpu where pread at offset\n"
           "          REG returns register REG (%s); sparse: sparse\n"
@@ -400,13 +400,19 @@ struct run_opts {
   pthread_mutex_t *lock; /* held while m changes or is read by other threads */
 };
 
+/* Simulated time that passed at once, by `sleep` commands: the simulation
+ * is this far ahead of the real time since "ready" (times --speed). Read
+ * and changed with the run's lock held. */
+static uint64_t slept_ns;
+
 /* Bring the simulation to `elapsed_real_ns` after the start; o->lock held. */
 static int advance_locked(sim_machine_t *m, const struct run_opts *o,
                           uint64_t elapsed_real_ns) {
   uint64_t target =
-      o->speed == 1.0
-          ? elapsed_real_ns
-          : (uint64_t)((long double)elapsed_real_ns * (long double)o->speed);
+      (o->speed == 1.0
+           ? elapsed_real_ns
+           : (uint64_t)((long double)elapsed_real_ns * (long double)o->speed)) +
+      slept_ns;
   uint64_t applied = sim_elapsed_ns(m);
   if (target <= applied)
     return 0;
@@ -470,7 +476,7 @@ struct commands {
 };
 
 #define CMD_MAX_LINE 4096
-#define CMD_MAX_TOKENS 4
+#define CMD_MAX_TOKENS 16 /* sleep <seconds> and up to 14 zones */
 
 /* Decimal, or hexadecimal with 0x. */
 static int parse_uint_any(const char *s, uint64_t max, uint64_t *out) {
@@ -498,6 +504,62 @@ __attribute__((format(printf, 1, 2))) static char *fmt_reply(const char *fmt,
   return r < 0 ? NULL : s;
 }
 
+/* `sleep <seconds> [<zone>=<watts> ...]` (arg[0..n-1] are its arguments):
+ * the machine sleeps for that long at once (s2idle: the counters go on,
+ * each named zone at the given power, the others at their own), then runs
+ * on at its powers. Lock held, counters at the present. NULL when it was
+ * done (*r: 0 or the -errno of advancing), else the error reply. */
+static char *apply_sleep(sim_machine_t *m, char **arg, size_t n, int *r) {
+  double seconds;
+  if (parse_double(arg[0], 0, 1e8, &seconds) != 0)
+    return fmt_reply("error sleep wants seconds (0 .. 1e8), got \"%s\"",
+                     arg[0]);
+  size_t zones = sim_zone_count(m);
+  uint64_t *awake = calloc(zones + 1, sizeof(*awake));
+  uint64_t *asleep = calloc(zones + 1, sizeof(*asleep));
+  char *reply = NULL;
+  if (awake == NULL || asleep == NULL) {
+    reply = fmt_reply("error out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < zones; i++)
+    awake[i] = asleep[i] = sim_zone_power_uw(m, i);
+  for (size_t k = 1; k < n; k++) {
+    const char *eq = strchr(arg[k], '=');
+    char name[256];
+    double w;
+    size_t z;
+    if (eq == NULL || (size_t)(eq - arg[k]) >= sizeof(name)) {
+      reply = fmt_reply("error sleep wants <zone>=<watts> after the "
+                        "seconds, got \"%s\"", arg[k]);
+      goto done;
+    }
+    memcpy(name, arg[k], (size_t)(eq - arg[k]));
+    name[eq - arg[k]] = '\0';
+    if (sim_zone_find(m, name, &z) != 0) {
+      reply = fmt_reply("error no zone \"%s\"", name);
+      goto done;
+    }
+    if (parse_double(eq + 1, 0, 1e6, &w) != 0) {
+      reply = fmt_reply("error sleep wants watts (0 .. 1e6) for %s, got "
+                        "\"%s\"", name, eq + 1);
+      goto done;
+    }
+    asleep[z] = (uint64_t)(w * 1e6 + 0.5);
+  }
+  for (size_t i = 0; i < zones; i++)
+    sim_zone_set_power_uw(m, i, asleep[i]);
+  uint64_t before = sim_elapsed_ns(m);
+  *r = sim_advance_ns(m, (uint64_t)(seconds * 1e9 + 0.5));
+  slept_ns += sim_elapsed_ns(m) - before; /* nothing when it overflowed */
+  for (size_t i = 0; i < zones; i++)
+    sim_zone_set_power_uw(m, i, awake[i]);
+done:
+  free(awake);
+  free(asleep);
+  return reply;
+}
+
 /* The reply to one command (tokens tok[0..n-1], line = them joined by single
  * spaces); applied with the lock held, after bringing the counters to now.
  * Returns a malloc'd text of one or more lines (no final newline). */
@@ -518,10 +580,12 @@ static char *apply_command(struct commands *c, char **tok, size_t n,
            strcmp(cmd, "stick") == 0 || strcmp(cmd, "range") == 0 ||
            strcmp(cmd, "power") == 0)
     want = 3;
+  else if (strcmp(cmd, "sleep") == 0)
+    want = n < 2 ? 2 : n; /* the seconds, then any number of zone=watts */
   else
     return fmt_reply("error unknown command \"%s\" (known: fault, vanish, "
                      "return, vanish-all, return-all, set, stick, range, "
-                     "power, truth)", cmd);
+                     "power, sleep, truth)", cmd);
   if (n != want)
     return fmt_reply("error %s takes %zu argument%s", cmd, want - 1,
                      want == 2 ? "" : "s");
@@ -532,7 +596,8 @@ static char *apply_command(struct commands *c, char **tok, size_t n,
   if (touches_powercap && c->pc == PC_NONE)
     return fmt_reply("error no powercap tree (--no-powercap)");
   size_t z = 0;
-  if (want > 1 && sim_zone_find(m, arg1, &z) != 0)
+  if (want > 1 && strcmp(cmd, "sleep") != 0 &&
+      sim_zone_find(m, arg1, &z) != 0)
     return fmt_reply("error no zone \"%s\"", arg1);
 
   /* Faults apply from now: bring the counters to the present first. */
@@ -594,6 +659,10 @@ static char *apply_command(struct commands *c, char **tok, size_t n,
       goto out;
     }
     sim_zone_set_power_uw(m, z, (uint64_t)(w * 1e6 + 0.5));
+  } else if (strcmp(cmd, "sleep") == 0) {
+    reply = apply_sleep(m, tok + 1, n - 1, &r);
+    if (reply != NULL)
+      goto out;
   } else { /* truth */
     char *buf = NULL;
     size_t len = 0;
