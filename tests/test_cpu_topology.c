@@ -1,6 +1,8 @@
-/* test_cpu_topology.c - cpuinfo and CPU-list parsers. */
+/* test_cpu_topology.c - cpuinfo and CPU-list parsers, and the topology
+ * loader on a simulated machine whose CPUs go offline and back. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +102,47 @@ START_TEST(cpu_lists_reject_garbage) {
 }
 END_TEST
 
+static size_t package_cpus(const rapl_topology_t *t, int package) {
+  size_t n = 0;
+  for (size_t i = 0; i < t->count; i++)
+    n += t->cpus[i].package == package;
+  return n;
+}
+
+/* Offline CPUs have no topology directory (the kernel removes it): the
+ * loader lists online CPUs only, and sees them again once back. */
+START_TEST(topology_follows_hotplug) {
+  char *root, sysfs[4200], why[512] = "";
+  sim_machine_t *m = sim_start("xeon-2s", &root); /* CPUs 2 and 9 offline */
+  snprintf(sysfs, sizeof(sysfs), "%s/sys", root);
+  rapl_topology_t t;
+  ck_assert_msg(rapl_topology_load(sysfs, &t, why, sizeof(why)) == 0, "%s", why);
+  ck_assert_uint_eq(t.count, 14);
+  ck_assert_uint_eq(t.cpus[4].cpu, 5); /* ascending, 2 skipped */
+  ck_assert_int_eq(t.cpus[4].package, 1);
+  ck_assert_int_eq(t.cpus[4].core, 1);
+  rapl_topology_free(&t);
+  static const unsigned pkg1[] = {4, 5, 6, 7, 12, 13, 14, 15};
+  for (size_t k = 0; k < 8; k++)
+    ck_assert_int_eq(sim_cpu_set_online(m, pkg1[k], 0), 0);
+  ck_assert_int_eq(sim_cpu_set_online(m, 0, 0), -EINVAL); /* x86: never */
+  ck_assert_msg(rapl_topology_load(sysfs, &t, why, sizeof(why)) == 0, "%s", why);
+  ck_assert_uint_eq(t.count, 6);
+  ck_assert_uint_eq(package_cpus(&t, 1), 0);
+  rapl_topology_free(&t);
+  ck_assert_int_eq(sim_cpu_set_online(m, 13, 1), 0);
+  ck_assert_int_eq(sim_cpu_set_online(m, 2, 1), 0);
+  ck_assert_msg(rapl_topology_load(sysfs, &t, why, sizeof(why)) == 0, "%s", why);
+  ck_assert_uint_eq(t.count, 8);
+  ck_assert_uint_eq(package_cpus(&t, 1), 1);
+  ck_assert_uint_eq(t.cpus[2].cpu, 2);
+  ck_assert_uint_eq(t.cpus[7].cpu, 13);
+  ck_assert_int_eq(t.cpus[7].core, 1);
+  rapl_topology_free(&t);
+  sim_stop(m, root);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("cpu_topology");
   TCase *tc = tcase_create("parse");
@@ -109,5 +152,8 @@ int main(void) {
   tcase_add_test(tc, cpu_lists);
   tcase_add_test(tc, cpu_lists_reject_garbage);
   suite_add_tcase(s, tc);
+  TCase *load = tcase_create("load");
+  tcase_add_test(load, topology_follows_hotplug);
+  suite_add_tcase(s, load);
   return run_suite(s);
 }

@@ -1,6 +1,6 @@
 /* test_msr.c - the MSR source on simulated machines: zones, units, the AMD
- * per-core sum, 32-bit wraps, errors, source selection, and the same
- * machine read through powercap and through MSR. */
+ * per-core sum, 32-bit wraps, CPU hotplug, errors, source selection, and
+ * the same machine read through powercap and through MSR. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
@@ -26,17 +26,23 @@ typedef struct {
   sim_machine_t *sim;
   unsigned opens;
   unsigned reads;
+  int fail_err;     /* when not 0, reads of every CPU fail with it */
+  unsigned opened[256]; /* times open_cpu was called for each CPU */
 } sim_access_t;
 
 static int sim_open_cpu(void *opaque, unsigned cpu) {
   sim_access_t *a = opaque;
   a->opens++;
+  if (cpu < 256)
+    a->opened[cpu]++;
   return cpu < sim_cpu_count(a->sim) && sim_cpu_online(a->sim, cpu) ? 0 : -ENXIO;
 }
 
 static int sim_read(void *opaque, unsigned cpu, uint32_t reg, uint64_t *value) {
   sim_access_t *a = opaque;
   a->reads++;
+  if (a->fail_err != 0)
+    return a->fail_err;
   return sim_msr_read(a->sim, cpu, reg, value);
 }
 
@@ -276,6 +282,312 @@ START_TEST(amd_core_is_the_sum_of_every_core) {
   double got_j = (double)rapl_counter_total_uj(&c) / 1e6;
   ck_assert_msg(fabs(got_j - expect_j) <= 1e-3 * expect_j, "%.6f J vs %.6f J",
                 got_j, expect_j);
+  rapl_msr_source.close(src);
+  sim_stop(m, root);
+}
+END_TEST
+
+/* ---- CPU hotplug (SPEC 6: another CPU takes over; SPEC 4: vanished zones) - */
+
+/* One zone's counter next to the simulator's truth: `expected_nj` adds the
+ * truth's growth over every interval the counter counted. */
+typedef struct {
+  char id[96];
+  rapl_counter_t counter;
+  uint64_t truth_last_nj;
+  uint64_t expected_nj;
+  double unit_uj;
+} tracked_t;
+
+static uint64_t zone_truth_nj(sim_machine_t *m, const rapl_zone_info_t *z) {
+  if (strcmp(z->domain, "core") == 0 && sim_amd_core_count(m, (unsigned)z->package_id) > 0) {
+    uint64_t sum = 0; /* the sum over every core: offline ones draw 0 W */
+    for (size_t c = 0; c < sim_amd_core_count(m, (unsigned)z->package_id); c++)
+      sum += sim_amd_core_truth_nj(m, (unsigned)z->package_id, c);
+    return sum;
+  }
+  return sim_zone_truth_nj(m, sim_find(m, z->key, z->domain));
+}
+
+/* Reads zone i; 0, RAPL_READ_REOPENED (re-baselined) or the error. */
+static int track(sim_machine_t *m, rapl_source_t *src, tracked_t *t, size_t i,
+                 uint64_t now_ns) {
+  const rapl_zone_info_t *z = rapl_msr_source.zone_info(src, i);
+  if (t->id[0] == '\0') {
+    snprintf(t->id, sizeof(t->id), "%s/%s", z->key, z->domain);
+    rapl_counter_init(&t->counter, z->wrap_range, z->uj_per_unit_num,
+                      z->uj_per_unit_den, z->max_power_uw);
+    t->unit_uj = (double)z->uj_per_unit_num / (double)z->uj_per_unit_den;
+  }
+  uint64_t raw;
+  int rc = rapl_msr_source.read(src, i, &raw);
+  if (rc < 0)
+    return rc;
+  if (rc == RAPL_READ_REOPENED)
+    rapl_counter_forget_reading(&t->counter);
+  uint64_t truth = zone_truth_nj(m, z);
+  rapl_sample_t r = rapl_counter_sample(&t->counter, raw, now_ns);
+  ck_assert_msg(r != RAPL_SAMPLE_RESET, "%s: a reset at %llu", t->id,
+                (unsigned long long)raw);
+  if (r == RAPL_SAMPLE_COUNTED)
+    t->expected_nj += truth - t->truth_last_nj;
+  t->truth_last_nj = truth;
+  return rc;
+}
+
+static void check_tracked(const tracked_t *t) {
+  double got = (double)rapl_counter_total_uj(&t->counter);
+  double want = (double)t->expected_nj / 1000;
+  printf("%-22s counted %14.3f J  truth %14.3f J\n", t->id, got / 1e6,
+         want / 1e6);
+  ck_assert_msg(want > 0, "%s: nothing to compare", t->id);
+  ck_assert_msg(fabs(got - want) <= 1e-4 * want + 3 * t->unit_uj,
+                "%s: counted %.0f uJ, truth %.0f uJ", t->id, got, want);
+}
+
+static size_t zone_index(rapl_source_t *src, const char *id) {
+  for (size_t i = 0; i < rapl_msr_source.zone_count(src); i++) {
+    const rapl_zone_info_t *z = rapl_msr_source.zone_info(src, i);
+    char buf[96];
+    snprintf(buf, sizeof(buf), "%s/%s", z->key, z->domain);
+    if (strcmp(buf, id) == 0)
+      return i;
+  }
+  ck_abort_msg("no zone %s", id);
+  return 0;
+}
+
+static void set_online(sim_machine_t *m, unsigned cpu, int on) {
+  ck_assert_msg(sim_cpu_set_online(m, cpu, on) == 0, "cpu %u: %s", cpu,
+                sim_build_error(m));
+}
+
+/* The CPU read for a package (die) goes offline: another online CPU of the
+ * SAME package (die) takes over at the next read, with no gap in energy
+ * (same counter: no re-baseline). xeon-multidie: die 1 is read on CPU 2;
+ * CPU 0 and 1 are die 0, whose counter would be wrong. */
+static const struct {
+  const char *machine;
+  unsigned lead; /* the CPU read for the zones below */
+  const char *zones[2];
+} lead_cases[] = {
+    {"xeon-2s", 4, {"package-1/package", "package-1/dram"}},
+    {"xeon-multidie", 2, {"package-0-die-1/package", "package-0-die-1/dram"}},
+    {"epyc-2s", 4, {"package-1/package", "package-1/core"}},
+};
+
+START_TEST(lead_cpu_offline_another_takes_over) {
+  char *root;
+  sim_machine_t *m = sim_start(lead_cases[_i].machine, &root);
+  sim_access_t a;
+  rapl_source_t *src = open_msr(m, root, &a);
+  size_t n = rapl_msr_source.zone_count(src);
+  tracked_t t[16];
+  memset(t, 0, sizeof(t));
+  uint64_t now = 0;
+  for (size_t i = 0; i < n; i++)
+    ck_assert_int_eq(track(m, src, &t[i], i, now), 0);
+  for (int step = 0; step < 6; step++) {
+    if (step == 2)
+      set_online(m, lead_cases[_i].lead, 0);
+    if (step == 4) /* it comes back: either CPU reads the same counter */
+      set_online(m, lead_cases[_i].lead, 1);
+    ck_assert_int_eq(sim_advance_ns(m, 10 * SEC), 0);
+    now += 10 * SEC;
+    for (size_t i = 0; i < n; i++) {
+      int rc = track(m, src, &t[i], i, now);
+      ck_assert_msg(rc == 0, "%s step %d: %s read gives %d (%s)",
+                    lead_cases[_i].machine, step, t[i].id, rc,
+                    rc < 0 ? strerror(-rc) : "re-baselined");
+    }
+  }
+  for (size_t k = 0; k < 2; k++)
+    check_tracked(&t[zone_index(src, lead_cases[_i].zones[k])]);
+  for (size_t i = 0; i < n; i++)
+    check_tracked(&t[i]);
+  fflush(stdout);
+  rapl_msr_source.close(src);
+  sim_stop(m, root);
+}
+END_TEST
+
+/* AMD: one thread of a core offline changes nothing (its sibling reads the
+ * same core counter); a whole core offline changes the set summed: `core`
+ * re-baselines once and goes on with the other cores; the package zone
+ * never stops. epyc-2s package 1: cores 0-3 = CPUs 4-7 and 12-15. */
+START_TEST(amd_core_offline_rebaselines_the_sum) {
+  char *root;
+  sim_machine_t *m = sim_start("epyc-2s", &root);
+  sim_access_t a;
+  rapl_source_t *src = open_msr(m, root, &a);
+  size_t core = zone_index(src, "package-1/core");
+  size_t pkg = zone_index(src, "package-1/package");
+  tracked_t tc, tp;
+  memset(&tc, 0, sizeof(tc));
+  memset(&tp, 0, sizeof(tp));
+  uint64_t now = 0;
+  ck_assert_int_eq(track(m, src, &tc, core, now), 0);
+  ck_assert_int_eq(track(m, src, &tp, pkg, now), 0);
+  /* expected rc of `core` after each step's change */
+  static const int expect[] = {0, 0, RAPL_READ_REOPENED, 0, 0};
+  for (int step = 0; step < 5; step++) {
+    if (step == 1) /* one thread of core 1 */
+      set_online(m, 5, 0);
+    if (step == 2) /* the other one: core 1 is out of the sum */
+      set_online(m, 13, 0);
+    ck_assert_int_eq(sim_advance_ns(m, 10 * SEC), 0);
+    now += 10 * SEC;
+    int rc = track(m, src, &tc, core, now);
+    ck_assert_msg(rc == expect[step], "step %d: package-1/core read gives %d "
+                  "(%s), expected %d", step, rc, rc < 0 ? strerror(-rc) : "-",
+                  expect[step]);
+    ck_assert_int_eq(track(m, src, &tp, pkg, now), 0);
+  }
+  check_tracked(&tc);
+  check_tracked(&tp);
+  /* core 1 back: found at the next rescan, re-baselined once, summed again */
+  set_online(m, 5, 1);
+  set_online(m, 13, 1);
+  ck_assert_int_eq(rapl_msr_source.rescan(src), 0);
+  ck_assert_int_eq(sim_advance_ns(m, 10 * SEC), 0);
+  now += 10 * SEC;
+  ck_assert_int_eq(track(m, src, &tc, core, now), RAPL_READ_REOPENED);
+  ck_assert_int_eq(sim_advance_ns(m, 10 * SEC), 0);
+  now += 10 * SEC;
+  ck_assert_int_eq(track(m, src, &tc, core, now), 0);
+  check_tracked(&tc);
+  fflush(stdout);
+  rapl_msr_source.close(src);
+  sim_stop(m, root);
+}
+END_TEST
+
+/* Every CPU of package 1 offline: its zones are gone (-ENODEV) while
+ * package 0 reads on; back online, rescan re-attaches them and their
+ * first good read re-baselines (RAPL_READ_REOPENED), even when the first
+ * read after the return fails. */
+START_TEST(package_offline_is_gone_until_rescan) {
+  static const unsigned pkg1[] = {4, 5, 6, 7, 12, 13, 14, 15};
+  char *root;
+  sim_machine_t *m = sim_start("epyc-2s", &root);
+  sim_access_t a;
+  rapl_source_t *src = open_msr(m, root, &a);
+  size_t n = rapl_msr_source.zone_count(src);
+  tracked_t t[8];
+  memset(t, 0, sizeof(t));
+  uint64_t now = 0;
+  for (size_t i = 0; i < n; i++)
+    ck_assert_int_eq(track(m, src, &t[i], i, now), 0);
+  for (size_t k = 0; k < 8; k++)
+    set_online(m, pkg1[k], 0);
+  for (int step = 0; step < 2; step++) {
+    ck_assert_int_eq(sim_advance_ns(m, 10 * SEC), 0);
+    now += 10 * SEC;
+    for (size_t i = 0; i < n; i++) {
+      int rc = track(m, src, &t[i], i, now);
+      int want = strncmp(t[i].id, "package-1/", 10) == 0 ? -ENODEV : 0;
+      ck_assert_msg(rc == want, "%s: read gives %d (%s), expected %d", t[i].id,
+                    rc, rc < 0 ? strerror(-rc) : "-", want);
+    }
+    /* nothing there yet: rescan adds nothing, the zones stay gone */
+    ck_assert_int_eq(rapl_msr_source.rescan(src), 0);
+  }
+  for (size_t k = 0; k < 8; k++)
+    set_online(m, pkg1[k], 1);
+  ck_assert_int_eq(rapl_msr_source.rescan(src), 0); /* re-attached, none new */
+  ck_assert_uint_eq(rapl_msr_source.zone_count(src), n);
+  ck_assert_int_eq(sim_advance_ns(m, 10 * SEC), 0);
+  now += 10 * SEC;
+  size_t p1 = zone_index(src, "package-1/package");
+  a.fail_err = -EIO; /* the first read after the return fails */
+  ck_assert_int_eq(track(m, src, &t[p1], p1, now), -EIO);
+  a.fail_err = 0;
+  for (size_t i = 0; i < n; i++) {
+    int rc = track(m, src, &t[i], i, now);
+    int want = strncmp(t[i].id, "package-1/", 10) == 0 ? RAPL_READ_REOPENED : 0;
+    ck_assert_msg(rc == want, "%s: read gives %d, expected %d", t[i].id, rc,
+                  want);
+  }
+  ck_assert_int_eq(sim_advance_ns(m, 10 * SEC), 0);
+  now += 10 * SEC;
+  for (size_t i = 0; i < n; i++)
+    ck_assert_int_eq(track(m, src, &t[i], i, now), 0);
+  for (size_t i = 0; i < n; i++)
+    check_tracked(&t[i]);
+  fflush(stdout);
+  rapl_msr_source.close(src);
+  sim_stop(m, root);
+}
+END_TEST
+
+/* A package whose CPUs were all offline at open (hot-plugged later) is
+ * appended by rescan, with the keys, units and per-core sum of open. */
+static const struct {
+  const char *machine;
+  const char *before, *after;
+} hotplug_cases[] = {
+    {"xeon-2s", "package-0/package package-0/dram",
+     "package-0/package package-0/dram package-1/package package-1/dram"},
+    {"epyc-2s", "package-0/package package-0/core",
+     "package-0/package package-0/core package-1/package package-1/core"},
+};
+
+START_TEST(hotplugged_package_appears_on_rescan) {
+  static const unsigned pkg1[] = {4, 5, 6, 7, 12, 13, 14, 15};
+  char *root;
+  sim_machine_t *m = sim_start(hotplug_cases[_i].machine, &root);
+  for (size_t k = 0; k < 8; k++)
+    set_online(m, pkg1[k], 0);
+  sim_access_t a;
+  rapl_source_t *src = open_msr(m, root, &a);
+  char list[1024];
+  zone_list(&rapl_msr_source, src, list, sizeof(list));
+  ck_assert_str_eq(list, hotplug_cases[_i].before);
+  ck_assert_int_eq(rapl_msr_source.rescan(src), 0);
+  for (size_t k = 0; k < 8; k++)
+    set_online(m, pkg1[k], 1);
+  ck_assert_int_eq(rapl_msr_source.rescan(src), 2);
+  zone_list(&rapl_msr_source, src, list, sizeof(list));
+  ck_assert_str_eq(list, hotplug_cases[_i].after);
+  ck_assert_uint_ge(a.opened[4], 1); /* the new package's device is opened */
+  ck_assert_int_eq(rapl_msr_source.rescan(src), 0); /* nothing new since */
+  const rapl_zone_info_t *z0 = rapl_msr_source.zone_info(src, 1);
+  const rapl_zone_info_t *z1 = rapl_msr_source.zone_info(src, 3);
+  ck_assert_str_eq(z1->domain, z0->domain);
+  ck_assert_uint_eq(z1->uj_per_unit_num, z0->uj_per_unit_num);
+  ck_assert_uint_eq(z1->uj_per_unit_den, z0->uj_per_unit_den);
+  ck_assert_uint_eq(z1->wrap_range, z0->wrap_range);
+  ck_assert_int_eq(z1->package_id, 1);
+  tracked_t t[8];
+  memset(t, 0, sizeof(t));
+  uint64_t now = 0;
+  size_t n = rapl_msr_source.zone_count(src);
+  for (int step = 0; step < 3; step++) {
+    for (size_t i = 0; i < n; i++)
+      ck_assert_int_eq(track(m, src, &t[i], i, now), 0);
+    ck_assert_int_eq(sim_advance_ns(m, 10 * SEC), 0);
+    now += 10 * SEC;
+  }
+  for (size_t i = 0; i < n; i++)
+    check_tracked(&t[i]);
+  fflush(stdout);
+  rapl_msr_source.close(src);
+  sim_stop(m, root);
+}
+END_TEST
+
+/* rescan() runs about once a minute: when no CPU came or went, it reads
+ * no register and opens nothing. */
+START_TEST(rescan_without_change_reads_nothing) {
+  char *root;
+  sim_machine_t *m = sim_start("epyc-2s", &root);
+  sim_access_t a;
+  rapl_source_t *src = open_msr(m, root, &a);
+  unsigned reads = a.reads, opens = a.opens;
+  for (int r = 0; r < 3; r++)
+    ck_assert_int_eq(rapl_msr_source.rescan(src), 0);
+  ck_assert_uint_eq(a.reads, reads);
+  ck_assert_uint_eq(a.opens, opens);
   rapl_msr_source.close(src);
   sim_stop(m, root);
 }
@@ -577,6 +889,14 @@ int main(void) {
   tcase_add_test(zones, amd_core_is_the_sum_of_every_core);
   tcase_add_loop_test(zones, same_energy_as_powercap, 0, 5);
   suite_add_tcase(s, zones);
+  TCase *hotplug = tcase_create("hotplug");
+  tcase_set_timeout(hotplug, 60);
+  tcase_add_loop_test(hotplug, lead_cpu_offline_another_takes_over, 0, 3);
+  tcase_add_test(hotplug, amd_core_offline_rebaselines_the_sum);
+  tcase_add_test(hotplug, package_offline_is_gone_until_rescan);
+  tcase_add_loop_test(hotplug, hotplugged_package_appears_on_rescan, 0, 2);
+  tcase_add_test(hotplug, rescan_without_change_reads_nothing);
+  suite_add_tcase(s, hotplug);
   TCase *errors = tcase_create("errors");
   tcase_add_test(errors, unknown_model_is_refused_by_name);
   tcase_add_test(errors, no_msr_driver);

@@ -157,6 +157,7 @@ struct sim_machine {
   unsigned all_gen;  /* bumped at every vanish-all */
   int served;        /* sim_powercap_set_served: the files are not the view */
   int powercap_built; /* the last sim_build_ex made the powercap tree */
+  int cpu_built;      /* ... and sys/devices/system/cpu, proc/cpuinfo */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -2126,6 +2127,57 @@ static int build_cpu(sim_machine_t *m) {
 
 /* --- dev/cpu/N/msr as sparse regular files --- */
 
+/* ROOT/dev/cpu/<cpu>/msr of an online CPU: created, with the unit, the
+ * zero registers and the counters written. */
+static int msr_file_create(sim_machine_t *m, size_t cpu) {
+  char *dir, *path;
+  if (asprintf(&dir, "%s/dev/cpu/%zu", m->root, cpu) < 0)
+    return build_fail(m, ENOMEM, "dev/cpu/%zu", cpu);
+  int r = make_dir(m, dir);
+  if (r == 0 && asprintf(&path, "%s/msr", dir) >= 0) {
+    sim_msr_file_t *f = &m->msr_files[cpu];
+    memset(f->written_valid, 0, sizeof(f->written_valid));
+    f->fd = open_for_write(path, O_TRUNC);
+    if (f->fd < 0)
+      r = build_fail(m, errno, "cannot create %s", path);
+    if (r == 0 && (r = pwrite_u64_le(f->fd, m->msr.unit,
+                                     SIM_MSR_RAPL_POWER_UNIT)) != 0)
+      r = build_fail(m, -r, "cannot write %s", path);
+    for (size_t i = 0; i < m->msr.n_zero && r == 0; i++)
+      if ((r = pwrite_u64_le(f->fd, 0, m->msr.zero[i])) != 0)
+        r = build_fail(m, -r, "cannot write %s", path);
+    if (r == 0 && (r = msr_file_write(m, cpu, 1)) != 0)
+      r = build_fail(m, -r, "cannot write %s", path);
+    if (r == 0 && fchmod(f->fd, 0600) != 0)
+      r = build_fail(m, errno, "cannot chmod %s", path);
+    free(path);
+  } else if (r == 0) {
+    r = build_fail(m, ENOMEM, "dev/cpu/%zu/msr", cpu);
+  }
+  free(dir);
+  return r;
+}
+
+/* The msr driver removes the device of a CPU going offline. */
+static int msr_file_remove(sim_machine_t *m, size_t cpu) {
+  sim_msr_file_t *f = &m->msr_files[cpu];
+  if (f->fd >= 0)
+    close(f->fd);
+  f->fd = -1;
+  char *dir, *path = NULL;
+  if (asprintf(&dir, "%s/dev/cpu/%zu", m->root, cpu) < 0 ||
+      asprintf(&path, "%s/msr", dir) < 0)
+    return build_fail(m, ENOMEM, "dev/cpu/%zu", cpu);
+  int r = 0;
+  if (unlink(path) != 0 && errno != ENOENT)
+    r = build_fail(m, errno, "cannot remove %s", path);
+  else if (rmdir(dir) != 0 && errno != ENOENT)
+    r = build_fail(m, errno, "cannot remove %s", dir);
+  free(path);
+  free(dir);
+  return r;
+}
+
 static int build_msr_files(sim_machine_t *m) {
   static const char *const dirs[] = {"dev", "dev/cpu"};
   int r = make_dirs(m, dirs, 2);
@@ -2137,34 +2189,9 @@ static int build_msr_files(sim_machine_t *m) {
     return build_fail(m, ENOMEM, "dev/cpu");
   for (size_t cpu = 0; cpu < ci->n_cpus; cpu++)
     m->msr_files[cpu].fd = -1;
-  for (size_t cpu = 0; cpu < ci->n_cpus && r == 0; cpu++) {
-    if (!ci->online[cpu]) /* the msr driver has no device for it */
-      continue;
-    char *dir, *path;
-    if (asprintf(&dir, "%s/dev/cpu/%zu", m->root, cpu) < 0)
-      return build_fail(m, ENOMEM, "dev/cpu/%zu", cpu);
-    r = make_dir(m, dir);
-    if (r == 0 && asprintf(&path, "%s/msr", dir) >= 0) {
-      sim_msr_file_t *f = &m->msr_files[cpu];
-      f->fd = open_for_write(path, O_TRUNC);
-      if (f->fd < 0)
-        r = build_fail(m, errno, "cannot create %s", path);
-      if (r == 0 && (r = pwrite_u64_le(f->fd, m->msr.unit,
-                                       SIM_MSR_RAPL_POWER_UNIT)) != 0)
-        r = build_fail(m, -r, "cannot write %s", path);
-      for (size_t i = 0; i < m->msr.n_zero && r == 0; i++)
-        if ((r = pwrite_u64_le(f->fd, 0, m->msr.zero[i])) != 0)
-          r = build_fail(m, -r, "cannot write %s", path);
-      if (r == 0 && (r = msr_file_write(m, cpu, 1)) != 0)
-        r = build_fail(m, -r, "cannot write %s", path);
-      if (r == 0 && fchmod(f->fd, 0600) != 0)
-        r = build_fail(m, errno, "cannot chmod %s", path);
-      free(path);
-    } else if (r == 0) {
-      r = build_fail(m, ENOMEM, "dev/cpu/%zu/msr", cpu);
-    }
-    free(dir);
-  }
+  for (size_t cpu = 0; cpu < ci->n_cpus && r == 0; cpu++)
+    if (ci->online[cpu]) /* the msr driver has no device for offline CPUs */
+      r = msr_file_create(m, cpu);
   return r;
 }
 
@@ -2185,6 +2212,7 @@ int sim_build_ex(sim_machine_t *m, const char *root,
   m->root = NULL;
   /* A new tree is whole: nothing has vanished from it. */
   m->powercap_built = 0;
+  m->cpu_built = 0;
   m->all_vanished = 0;
   for (size_t i = 0; i < m->n_zones; i++)
     m->zones[i].vanished = 0;
@@ -2221,6 +2249,7 @@ int sim_build_ex(sim_machine_t *m, const char *root,
   m->powercap_built = o->powercap != 0;
   if (o->cpu && m->cpu.present && (r = build_cpu(m)) != 0)
     return r;
+  m->cpu_built = o->cpu && m->cpu.present;
   if (o->msr_files && (r = build_msr_files(m)) != 0)
     return r;
   return 0;
@@ -2747,6 +2776,73 @@ size_t sim_cpu_count(const sim_machine_t *m) { return m->cpu.n_cpus; }
 int sim_cpu_online(const sim_machine_t *m, unsigned cpu) {
   return cpu < m->cpu.n_cpus ? m->cpu.online[cpu] : 0;
 }
+
+/* AMD/Hygon: which cores still have an online thread (a core without one
+ * draws no power).  The lead core stays the one chosen at load. */
+static void amd_update_online(sim_machine_t *m) {
+  if (m->amd == NULL)
+    return;
+  const sim_cpu_info_t *ci = &m->cpu;
+  size_t per_pkg = (size_t)ci->dies * ci->cores;
+  for (unsigned p = 0; p < ci->packages; p++)
+    if (m->amd[p].cores != NULL)
+      for (size_t k = 0; k < per_pkg; k++)
+        m->amd[p].cores[k].has_online = 0;
+  for (size_t cpu = 0; cpu < ci->n_cpus; cpu++) {
+    sim_topo_t t = cpu_topo(ci, cpu);
+    if (ci->online[cpu] && m->amd[t.pkg].cores != NULL)
+      m->amd[t.pkg].cores[topo_core_id(ci, t)].has_online = 1;
+  }
+}
+
+/* The kernel removes cpuN/topology when the CPU goes offline. */
+static int remove_topology(sim_machine_t *m, unsigned cpu) {
+  static const char *const files[] = {
+      "physical_package_id", "die_id",          "core_id",
+      "thread_siblings_list", "core_cpus_list", "die_cpus_list",
+      "package_cpus_list",   "core_siblings_list"};
+  char *dir;
+  if (asprintf(&dir, "%s/sys/devices/system/cpu/cpu%u/topology", m->root,
+               cpu) < 0)
+    return build_fail(m, ENOMEM, "cpu%u/topology", cpu);
+  int r = 0;
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && r == 0; i++) {
+    char *path;
+    if (asprintf(&path, "%s/%s", dir, files[i]) < 0) {
+      r = build_fail(m, ENOMEM, "%s", dir);
+      break;
+    }
+    if (unlink(path) != 0 && errno != ENOENT)
+      r = build_fail(m, errno, "cannot remove %s", path);
+    free(path);
+  }
+  if (r == 0 && rmdir(dir) != 0 && errno != ENOENT)
+    r = build_fail(m, errno, "cannot remove %s", dir);
+  free(dir);
+  return r;
+}
+
+int sim_cpu_set_online(sim_machine_t *m, unsigned cpu, int on) {
+  if (m == NULL || !m->cpu.present || cpu >= m->cpu.n_cpus ||
+      (cpu == 0 && !on))
+    return -EINVAL;
+  on = on != 0;
+  if (m->cpu.online[cpu] == on)
+    return 0;
+  m->cpu.online[cpu] = (unsigned char)on;
+  amd_update_online(m);
+  int r = 0;
+  if (m->root != NULL && m->cpu_built) {
+    if (!on)
+      r = remove_topology(m, cpu);
+    if (r == 0)
+      r = build_cpu(m); /* lists, cpuN/online, sibling masks, cpuinfo */
+  }
+  if (r == 0 && m->root != NULL && m->msr_files != NULL)
+    r = on ? msr_file_create(m, cpu) : msr_file_remove(m, cpu);
+  return r;
+}
+
 int sim_cpu_package(const sim_machine_t *m, unsigned cpu) {
   return cpu < m->cpu.n_cpus ? (int)cpu_topo(&m->cpu, cpu).pkg : -1;
 }

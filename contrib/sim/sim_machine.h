@@ -231,6 +231,22 @@ int sim_cpu_die(const sim_machine_t *m, unsigned cpu);     /* die_id in its pack
 int sim_cpu_core(const sim_machine_t *m, unsigned cpu);    /* core_id in its package */
 int sim_cpu_thread(const sim_machine_t *m, unsigned cpu);  /* 0 = first thread */
 const char *sim_cpu_vendor(const sim_machine_t *m); /* "GenuineIntel"..., NULL without cpu: */
+/* CPU hotplug at run time, as `echo 0|1 > cpuN/online`: on = 0 takes the
+ * CPU offline, 1 brings it back.  Its MSRs then give / stop giving ENXIO
+ * (sim_msr_read, and the FUSE device, which checks sim_cpu_online at each
+ * lookup).  On a built tree, sys/devices/system/cpu/{online,offline},
+ * cpuN/online, cpuN/topology (removed while offline), the sibling lists
+ * of the other CPUs and proc/cpuinfo are rewritten, and with sparse msr
+ * files ROOT/dev/cpu/N/msr is removed / created.  Every CPU of a package
+ * (die) may go offline (unlike the offline: list at load), but the
+ * powercap zones are left alone: sim_zone_vanish them to show the kernel
+ * removing the package with its last CPU.  AMD/Hygon: a core whose
+ * threads are all offline draws no power from then on; the lead core
+ * (the powercap core zone) stays the one chosen at load.  0, -EINVAL (no
+ * cpu: section, no such CPU, or CPU 0 offline: x86 cannot unplug it), or
+ * -errno from rewriting the files (sim_build_error() says which path). */
+int sim_cpu_set_online(sim_machine_t *m, unsigned cpu, int on);
+
 unsigned sim_cpu_family(const sim_machine_t *m);
 unsigned sim_cpu_model(const sim_machine_t *m);
 unsigned sim_cpu_packages(const sim_machine_t *m);
