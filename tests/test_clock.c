@@ -149,7 +149,6 @@ static const rapl_value_t *find(const laptop_t *l, rapl_value_kind_t kind,
 typedef struct {
   uint64_t joules_before[16];
   char zone[16][32], domain[16][32];
-  size_t n;
 } books_t;
 
 /* Which value every (non-mmio) simulated zone is dispatched as. */
