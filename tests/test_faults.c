@@ -9,6 +9,7 @@
  * and values must flow again without a restart. */
 #define _GNU_SOURCE
 #include <check.h>
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -19,6 +20,8 @@
 #include <unistd.h>
 
 #include "e2e.h"
+#include "energy_source.h"
+#include "options.h"
 
 typedef struct {
   const char *name;
@@ -186,12 +189,86 @@ START_TEST(fault_is_survived) {
 }
 END_TEST
 
+/* The powercap reader itself on the FUSE-served tree, whose removed nodes
+ * behave like kernfs (ENODEV on descriptors opened before). */
+static rapl_source_t *open_served(e2e_t *t, const char *machine) {
+  start_sim_args(t, machine, 3600.0, "--powercap", "fuse", NULL);
+  rapl_options_t o;
+  rapl_options_set_defaults(&o);
+  snprintf(o.sysfs_path, sizeof(o.sysfs_path), "%s/sys", t->root);
+  rapl_source_t *src = NULL;
+  char why[2048];
+  ck_assert_msg(rapl_powercap_source.open(&o, &src, why, sizeof(why)) == 0, "%s",
+                why);
+  return src;
+}
+
+static size_t zone_index(const rapl_source_t *src, const char *key,
+                         const char *domain) {
+  const rapl_source_ops_t *ops = &rapl_powercap_source;
+  for (size_t i = 0; i < ops->zone_count(src); i++)
+    if (strcmp(ops->zone_info(src, i)->key, key) == 0 &&
+        strcmp(ops->zone_info(src, i)->domain, domain) == 0)
+      return i;
+  ck_abort_msg("no zone %s/%s", key, domain);
+  return 0;
+}
+
+/* SPEC 4: a zone that returns is re-baselined even when its first read
+ * after the return fails - else the next delta spans the absence. */
+START_TEST(returning_zone_whose_first_read_fails_is_rebaselined) {
+  e2e_t t = {0};
+  rapl_source_t *src = open_served(&t, "xeon-2s");
+  const rapl_source_ops_t *ops = &rapl_powercap_source;
+  size_t z = zone_index(src, "package-1", "package");
+  uint64_t raw;
+  ck_assert_int_eq(ops->read(src, z, &raw), 0);
+  sim_command(&t, "vanish intel-rapl:1");
+  ck_assert_int_eq(ops->read(src, z, &raw), -ENODEV);
+  sim_command(&t, "return intel-rapl:1");
+  sim_command(&t, "fault intel-rapl:1 eio");
+  ck_assert_int_ge(ops->rescan(src), 0);
+  z = zone_index(src, "package-1", "package");
+  ck_assert_int_eq(ops->read(src, z, &raw), -EIO);
+  sim_command(&t, "fault intel-rapl:1 none");
+  ck_assert_int_eq(ops->read(src, z, &raw), RAPL_READ_REOPENED);
+  ck_assert_int_eq(ops->read(src, z, &raw), 0);
+  ops->close(src);
+  stop_sim(&t);
+}
+END_TEST
+
+/* A gone intel-rapl package is not re-attached to its intel-rapl-mmio
+ * twin (another counter of the same package) by accident. */
+START_TEST(gone_package_is_not_reattached_to_its_mmio_twin) {
+  e2e_t t = {0};
+  rapl_source_t *src = open_served(&t, "laptop-psys");
+  const rapl_source_ops_t *ops = &rapl_powercap_source;
+  size_t z = zone_index(src, "package-0", "package");
+  uint64_t raw;
+  ck_assert_int_eq(ops->read(src, z, &raw), 0);
+  sim_command(&t, "vanish intel-rapl:0");
+  ck_assert_int_eq(ops->read(src, z, &raw), -ENODEV);
+  ck_assert_int_ge(ops->rescan(src), 0);
+  z = zone_index(src, "package-0", "package");
+  ck_assert_int_eq(ops->read(src, z, &raw), -ENODEV);
+  sim_command(&t, "return intel-rapl:0");
+  ck_assert_int_ge(ops->rescan(src), 0);
+  z = zone_index(src, "package-0", "package");
+  ck_assert_int_eq(ops->read(src, z, &raw), RAPL_READ_REOPENED);
+  ops->close(src);
+  stop_sim(&t);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
   tcase_set_timeout(tc, 120);
   tcase_add_loop_test(tc, fault_is_survived, 0,
                       (int)(sizeof(faults) / sizeof(faults[0])));
+  tcase_add_test(tc, returning_zone_whose_first_read_fails_is_rebaselined);
+  tcase_add_test(tc, gone_package_is_not_reattached_to_its_mmio_twin);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

@@ -322,6 +322,106 @@ START_TEST(reset_counts_nothing_and_never_goes_negative) {
 }
 END_TEST
 
+/* SPEC 4: a problem is logged when it starts and when it ends; a
+ * recurrence within 10 minutes of its end continues the episode silently. */
+START_TEST(flapping_error_logs_one_episode) {
+  fixture_t f;
+  setup_with(&f, "xeon-2s", NULL);
+  size_t s = sim_find(f.sim, "package-1", "package");
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/energy_uj", sim_zone_dir(f.sim, s));
+  step(&f, 0);
+  for (int i = 0; i < 100; i++) { /* garbage at every other read */
+    ck_assert_int_eq(sim_advance_ns(f.sim, 10 * SEC), 0);
+    f.now_ns += 10 * SEC;
+    if (i % 2 == 0)
+      write_file(path, "garbage\n");
+    step(&f, 0);
+  }
+  ck_assert_msg(log_count("package-1 package: reading the counter failed") == 1 &&
+                    log_count("package-1 package: the counter reads again") == 1,
+                "logged %zu failures and %zu recoveries, expected 1 and 1",
+                log_count("package-1 package: reading the counter failed"),
+                log_count("package-1 package: the counter reads again"));
+  /* every joule is still there: a failed read only delays it */
+  double truth_j = (double)sim_zone_truth_nj(f.sim, s) / 1e9;
+  const rapl_value_t *e = find(&f, RAPL_VALUE_ENERGY, "package-1", "package");
+  ck_assert_ptr_nonnull(e);
+  ck_assert(truth_j - (double)e->joules < 1.0 + 1e-4);
+  /* quiet for 11 minutes: the next failure is a new episode */
+  for (int i = 0; i < 66; i++)
+    step(&f, 10);
+  write_file(path, "garbage\n");
+  step(&f, 0);
+  step(&f, 10);
+  ck_assert_msg(log_count("package-1 package: reading the counter failed") == 2 &&
+                    log_count("package-1 package: the counter reads again") == 2,
+                "logged %zu failures and %zu recoveries, expected 2 and 2",
+                log_count("package-1 package: reading the counter failed"),
+                log_count("package-1 package: the counter reads again"));
+  teardown(&f);
+}
+END_TEST
+
+/* SPEC 4: zones that appear after start are picked up within 60 s; the new
+ * zone starts at 0, its total appears with it, and an existing total stays
+ * monotonic without a spike. */
+START_TEST(zones_that_appear_later_are_added) {
+  fixture_t f;
+  log_capture_start();
+  f.sim = sim_start("spr-2s-psys", &f.root);
+  size_t psys = sim_find(f.sim, "psys", "psys");
+  size_t pkg1 = sim_find(f.sim, "package-1", "package");
+  ck_assert_int_eq(sim_zone_vanish(f.sim, psys, 1), 0);
+  ck_assert_int_eq(sim_zone_vanish(f.sim, pkg1, 1), 0);
+  rapl_options_t o;
+  rapl_options_set_defaults(&o);
+  snprintf(o.sysfs_path, sizeof(o.sysfs_path), "%s/sys", f.root);
+  f.meter = rapl_meter_new(&o);
+  char why[2048];
+  ck_assert_msg(rapl_meter_start(f.meter, why, sizeof(why)) == 0, "%s", why);
+  f.now_ns = 1000 * SEC;
+  step(&f, 0);
+  step(&f, 10);
+  ck_assert_ptr_null(find(&f, RAPL_VALUE_ENERGY, "psys", "psys"));
+  ck_assert_ptr_null(find(&f, RAPL_VALUE_ENERGY, "package-1", "package"));
+  double pkg0_w = sim_watts(&f, "package-0", "package");
+  uint64_t last_total = find(&f, RAPL_VALUE_ENERGY, "total", "package")->joules;
+  /* the driver brings them: within 60 s they are read */
+  ck_assert_int_eq(sim_zone_vanish(f.sim, psys, 0), 0);
+  ck_assert_int_eq(sim_zone_vanish(f.sim, pkg1, 0), 0);
+  int seen_at = -1;
+  for (int k = 1; k <= 12; k++) { /* 5 s reads, 60 s */
+    step(&f, 5);
+    const rapl_value_t *total = find(&f, RAPL_VALUE_ENERGY, "total", "package");
+    ck_assert_ptr_nonnull(total);
+    ck_assert_uint_ge(total->joules, last_total);
+    last_total = total->joules;
+    const rapl_value_t *tp = find(&f, RAPL_VALUE_POWER, "total", "package");
+    const rapl_value_t *e = find(&f, RAPL_VALUE_ENERGY, "psys", "psys");
+    if (e != NULL && seen_at < 0) {
+      seen_at = k;
+      /* the new zones start at 0, and no spike in the existing total */
+      ck_assert_uint_eq(e->joules, 0);
+      ck_assert_uint_eq(find(&f, RAPL_VALUE_ENERGY, "package-1", "package")->joules, 0);
+      ck_assert_ptr_nonnull(find(&f, RAPL_VALUE_ENERGY, "total", "psys"));
+      if (tp != NULL)
+        ck_assert_double_eq_tol(tp->value, pkg0_w, 0.01);
+    } else if (seen_at > 0 && k == seen_at + 1) {
+      ck_assert_ptr_nonnull(find(&f, RAPL_VALUE_POWER, "psys", "psys"));
+      ck_assert_double_eq_tol(find(&f, RAPL_VALUE_POWER, "psys", "psys")->value,
+                              sim_watts(&f, "psys", "psys"), 0.01);
+    }
+  }
+  ck_assert_msg(seen_at > 0, "psys not picked up within 60 s:\n%s", log_text());
+  step(&f, 5);
+  ck_assert_double_eq_tol(find(&f, RAPL_VALUE_POWER, "total", "package")->value,
+                          pkg0_w + sim_watts(&f, "package-1", "package"), 0.01);
+  ck_assert_uint_eq(log_count("reset"), 0);
+  teardown(&f);
+}
+END_TEST
+
 START_TEST(no_source_explains_why) {
   char *root = make_temp_dir("nosrc");
   rapl_options_t o;
@@ -367,6 +467,8 @@ int main(void) {
   tcase_add_test(tc, failed_zone_is_skipped_and_counted_later);
   tcase_add_test(tc, reset_counts_nothing_and_never_goes_negative);
   tcase_add_test(tc, no_source_explains_why);
+  tcase_add_test(tc, flapping_error_logs_one_episode);
+  tcase_add_test(tc, zones_that_appear_later_are_added);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }
