@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "fake_collectd.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@ plugin_read_cb fake_read_cb;
 user_data_t fake_read_ud;
 cdtime_t fake_read_interval;
 int fake_read_registrations;
+int fake_read_unregistrations;
+user_data_t fake_removed_ud;
 int fake_register_read_status;
 int fake_sentinel_fd = -1;
 cdtime_t fake_interval;
@@ -46,6 +49,9 @@ size_t fake_log_count(const char *needle) {
 const char *fake_log_text(void) { return log_buf; }
 
 void fake_free_read(void) {
+  if (fake_removed_ud.free_func != NULL)
+    fake_removed_ud.free_func(fake_removed_ud.data);
+  memset(&fake_removed_ud, 0, sizeof(fake_removed_ud));
   if (fake_read_ud.free_func != NULL)
     fake_read_ud.free_func(fake_read_ud.data);
   memset(&fake_read_ud, 0, sizeof(fake_read_ud));
@@ -88,6 +94,19 @@ int plugin_register_complex_read(const char *group, const char *name,
   fake_read_ud = *user_data;
   fake_read_interval = interval;
   fake_read_registrations++;
+  return 0;
+}
+
+int plugin_unregister_read(const char *name) {
+  (void)name;
+  if (fake_read_cb == NULL)
+    return -ENOENT;
+  if (fake_removed_ud.free_func != NULL) /* one pending at a time */
+    fake_removed_ud.free_func(fake_removed_ud.data);
+  fake_removed_ud = fake_read_ud;
+  memset(&fake_read_ud, 0, sizeof(fake_read_ud));
+  fake_read_cb = NULL;
+  fake_read_unregistrations++;
   return 0;
 }
 

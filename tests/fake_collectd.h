@@ -22,6 +22,10 @@ extern plugin_read_cb fake_read_cb;
 extern user_data_t fake_read_ud;
 extern cdtime_t fake_read_interval;
 extern int fake_read_registrations;
+extern int fake_read_unregistrations;
+/* What plugin_unregister_read removed: collectd frees it once the running
+ * callback has returned; fake_free_read() does. */
+extern user_data_t fake_removed_ud;
 
 /* What collectd would answer. */
 /* Non-zero: plugin_register_complex_read fails with this status and, as

@@ -173,6 +173,41 @@ START_TEST(meters_that_appear_later_are_used) {
 }
 END_TEST
 
+/* A source found after init whose counters wrap sooner than the default
+ * sampling period assumes re-registers the read callback with its own
+ * safe period (here a 20 kJ range: a wrap every 10 s at the 2 kW cap). */
+START_TEST(late_source_with_a_faster_wrap_reregisters) {
+  char *root = make_temp_dir("late-fast"), sysfs[4096];
+  fake_reset();
+  snprintf(sysfs, sizeof(sysfs), "%s/sys", root);
+  start_plugin(sysfs, TIME_T_TO_CDTIME_T(60));
+  ck_assert(fake_read_interval == TIME_T_TO_CDTIME_T(15)); /* 60 s / 4 */
+  ck_assert_int_eq(fake_read_cb(&fake_read_ud), -1);
+  char err[1024], path[4096];
+  sim_machine_t *m = sim_load_file(machine_path("xeon-2s", path, sizeof(path)),
+                                   err, sizeof(err));
+  ck_assert_ptr_nonnull(m);
+  ck_assert_int_eq(sim_build(m, root), 0);
+  size_t dram = sim_find(m, "package-0", "dram");
+  ck_assert_int_eq(sim_zone_set_range(m, dram, SIM_RANGE_VALUE,
+                                      UINT64_C(20000000000)), 0);
+  fake_now_ns += 15 * SEC;
+  ck_assert_int_eq(fake_read_cb(&fake_read_ud), 0);
+  ck_assert_int_eq(fake_read_registrations, 2);
+  ck_assert_int_eq(fake_read_unregistrations, 1);
+  ck_assert_msg(fake_read_interval == TIME_T_TO_CDTIME_T(5),
+                "re-registered at %.3f s", CDTIME_T_TO_DOUBLE(fake_read_interval));
+  ck_assert_ptr_nonnull(fake_read_cb);
+  /* the new registration reads and dispatches every 12th read */
+  ck_assert_int_eq(fake_read_cb(&fake_read_ud), 0);
+  ck_assert_ptr_nonnull(last_value("rapl-package-0/derive-package"));
+  stop_plugin();
+  sim_free(m);
+  rm_tree(root);
+  free(root);
+}
+END_TEST
+
 /* collectd 5.12 frees the read callback's user data itself when the
  * registration fails; the plugin must not free it (and close its
  * descriptors) a second time. */
@@ -249,6 +284,7 @@ int main(void) {
   tcase_add_test(tc, meters_that_appear_later_are_used);
   tcase_add_test(tc, thousand_cycles_leak_nothing);
   tcase_add_test(tc, failed_registration_frees_once);
+  tcase_add_test(tc, late_source_with_a_faster_wrap_reregisters);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }
