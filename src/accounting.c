@@ -69,6 +69,7 @@ static void rebaseline(rapl_counter_t *counter, uint64_t raw, uint64_t now_ns) {
 rapl_sample_t rapl_counter_sample(rapl_counter_t *counter, uint64_t raw,
                                   uint64_t now_ns) {
   if (!counter->have_prev || now_ns < counter->prev_ns) {
+    counter->epoch++;
     rebaseline(counter, raw, now_ns);
     return RAPL_SAMPLE_BASELINE;
   }
@@ -77,6 +78,7 @@ rapl_sample_t rapl_counter_sample(rapl_counter_t *counter, uint64_t raw,
   if (!rapl_wrap_delta(counter->prev_raw, raw, counter->wrap_range,
                        &delta_units, &wrapped)) {
     counter->resets++;
+    counter->epoch++;
     rebaseline(counter, raw, now_ns);
     return RAPL_SAMPLE_RESET;
   }
@@ -86,6 +88,7 @@ rapl_sample_t rapl_counter_sample(rapl_counter_t *counter, uint64_t raw,
     if (delta_uj > rapl_energy_cap_uj(counter->cap_uw,
                                       now_ns - counter->prev_ns)) {
       counter->resets++;
+      counter->epoch++;
       rebaseline(counter, raw, now_ns);
       return RAPL_SAMPLE_RESET;
     }
@@ -98,7 +101,7 @@ rapl_sample_t rapl_counter_sample(rapl_counter_t *counter, uint64_t raw,
 }
 
 void rapl_counter_forget_reading(rapl_counter_t *counter) {
-  counter->have_prev = false;
+  counter->have_prev = false; /* the next sample is a baseline: a new epoch */
 }
 
 uint64_t rapl_counter_total_uj(const rapl_counter_t *counter) {

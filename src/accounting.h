@@ -75,6 +75,10 @@ typedef struct {
   uint64_t total_units; /* raw units counted since start: exact */
   uint64_t wraps;       /* wraps corrected since start */
   uint64_t resets;      /* resets seen since start */
+  /* Grows at every new baseline (first reading, reset, forgotten reading):
+   * whatever was computed from the previous readings - a power, a total's
+   * power - must start afresh when it changed. */
+  uint64_t epoch;
 } rapl_counter_t;
 
 void rapl_counter_init(rapl_counter_t *counter, uint64_t wrap_range,

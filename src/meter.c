@@ -8,27 +8,45 @@
 #include <string.h>
 #include "accounting.h"
 #include "clock.h"
+#include "episode.h"
 #include "rapl_log.h"
 
 /* A counter unchanged this long is reported once as stuck (RAPL counters
  * move every millisecond while anything is powered). */
 #define STUCK_AFTER_NS (UINT64_C(30) * RAPL_NS_PER_S)
+/* Zones that appear after start are found within this (SPEC 4). */
+#define RESCAN_WITHIN_NS (UINT64_C(60) * RAPL_NS_PER_S)
+/* No sampling faster than this, whatever a zone claims about its wrap:
+ * a bogus tiny range must not make the read thread spin. The finest real
+ * counter (65.5 kJ at the 2 kW cap) needs 16 s. */
+#define MIN_SAFE_PERIOD_NS RAPL_NS_PER_S
 
 typedef struct {
   const rapl_zone_info_t *info;
   rapl_counter_t counter;
   rapl_power_t power;
-  int last_error;  /* latch: log a read problem once, when it starts */
+  uint64_t power_epoch; /* counter.epoch of the power's baseline */
+  /* this sample's read */
+  int rc;
+  uint64_t raw;
+  uint64_t rc_ns;
+  bool vanished_now; /* its first read this sample found it gone */
+  int read_error;   /* the latest read's error; 0: it read */
+  rapl_episode_t read_problem, reset_problem, stuck_problem;
   uint64_t read_ns; /* when the latest good read was taken */
-  bool reset_since_values; /* a reset lost energy since the last values */
-  uint64_t changed_ns;      /* when the counter last moved */
-  bool stuck;               /* latch for the stuck-counter warning */
+  uint64_t changed_ns; /* when the counter last moved */
+  bool stuck;
 } zone_state_t;
 
-/* `total`: one domain summed over every zone that has it. */
+/* `total`: one domain summed over every zone that has it. Its power
+ * starts afresh whenever a member's epoch moves or a member joins: the
+ * sum of the members' epochs and their number say so without any flag
+ * to remember. */
 typedef struct {
   char domain[RAPL_DOMAIN_NAME_LEN];
   rapl_power_t power;
+  uint64_t epoch_sum;
+  size_t members;
 } total_state_t;
 
 struct rapl_meter {
@@ -42,6 +60,9 @@ struct rapl_meter {
   rapl_value_t *values;
   size_t value_count;
   size_t value_capacity;
+  bool any_gone;          /* a zone was gone at the latest sample */
+  uint64_t rescan_ns;     /* latest rescan (0: none yet) */
+  uint64_t sample_ns;     /* latest sample */
 };
 
 /* The implementation of each source; NULL: not in this version yet. */
@@ -75,6 +96,8 @@ static void stop(rapl_meter_t *meter) {
   meter->totals = NULL;
   meter->values = NULL;
   meter->zone_count = meter->total_count = meter->value_capacity = 0;
+  meter->any_gone = false;
+  meter->rescan_ns = meter->sample_ns = 0;
 }
 
 void rapl_meter_free(rapl_meter_t *meter) {
@@ -95,38 +118,64 @@ static total_state_t *find_total(rapl_meter_t *meter, const char *domain) {
   return NULL;
 }
 
-/* Sets up the books for the zones of a freshly opened source. */
-static int adopt(rapl_meter_t *meter, const rapl_source_ops_t *ops,
-                 rapl_source_t *source) {
-  size_t n = ops->zone_count(source);
-  meter->ops = ops;
-  meter->source = source;
-  meter->zones = calloc(n, sizeof(*meter->zones));
-  meter->totals = calloc(n, sizeof(*meter->totals));
-  /* per zone: energy + power; per total: energy + power; one meter gauge */
-  meter->value_capacity = 4 * n + 1;
-  meter->values = calloc(meter->value_capacity, sizeof(*meter->values));
-  if (meter->zones == NULL || meter->totals == NULL || meter->values == NULL) {
-    stop(meter);
-    return -ENOMEM;
+/* Makes room for the source's zones (n of them now), re-fetches every
+ * zone's info (a rescan may move them) and books the new ones. */
+static int book_zones(rapl_meter_t *meter) {
+  size_t n = meter->ops->zone_count(meter->source), old = meter->zone_count;
+  if (n > old) {
+    zone_state_t *zones = realloc(meter->zones, n * sizeof(*zones));
+    if (zones == NULL)
+      return -ENOMEM;
+    meter->zones = zones;
+    memset(&zones[old], 0, (n - old) * sizeof(*zones));
+    total_state_t *totals = realloc(meter->totals, n * sizeof(*totals));
+    if (totals == NULL)
+      return -ENOMEM;
+    meter->totals = totals;
+    memset(&totals[meter->total_count], 0,
+           (n - meter->total_count) * sizeof(*totals));
+    /* per zone: energy + power; per total: energy + power; the gauge */
+    rapl_value_t *values = realloc(meter->values, (4 * n + 1) * sizeof(*values));
+    if (values == NULL)
+      return -ENOMEM;
+    meter->values = values;
+    meter->value_capacity = 4 * n + 1;
   }
-  meter->zone_count = n;
-  char list[512] = "";
-  size_t len = 0;
   for (size_t i = 0; i < n; i++) {
     zone_state_t *z = &meter->zones[i];
-    z->info = ops->zone_info(source, i);
+    z->info = meter->ops->zone_info(meter->source, i);
+    if (i < old)
+      continue;
     rapl_counter_init(&z->counter, z->info->wrap_range,
                       z->info->uj_per_unit_num, z->info->uj_per_unit_den,
                       z->info->max_power_uw);
     if (find_total(meter, z->info->domain) == NULL)
       snprintf(meter->totals[meter->total_count++].domain,
                sizeof(meter->totals[0].domain), "%s", z->info->domain);
+  }
+  meter->zone_count = n;
+  return 0;
+}
+
+/* Sets up the books for the zones of a freshly opened source. */
+static int adopt(rapl_meter_t *meter, const rapl_source_ops_t *ops,
+                 rapl_source_t *source) {
+  meter->ops = ops;
+  meter->source = source;
+  if (book_zones(meter) != 0) {
+    stop(meter);
+    return -ENOMEM;
+  }
+  char list[512] = "";
+  size_t len = 0;
+  for (size_t i = 0; i < meter->zone_count; i++) {
+    const rapl_zone_info_t *info = meter->zones[i].info;
     if (len < sizeof(list))
       len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s/%s",
-                              i ? ", " : "", z->info->key, z->info->domain);
+                              i ? ", " : "", info->key, info->domain);
   }
-  rapl_log(RAPL_LOG_INFO, "using %s, %zu zones: %s", ops->name, n, list);
+  rapl_log(RAPL_LOG_INFO, "using %s, %zu zones: %s", ops->name,
+           meter->zone_count, list);
   return 0;
 }
 
@@ -188,75 +237,134 @@ static void push_energy_and_power(rapl_meter_t *meter, const char *zone,
   }
 }
 
-/* Samples one zone; logs a problem when it starts and when it ends. */
-static void sample_zone(rapl_meter_t *meter, size_t i, const uint64_t *fixed_ns) {
+static void read_zone(rapl_meter_t *meter, size_t i, const uint64_t *fixed_ns) {
   zone_state_t *z = &meter->zones[i];
-  uint64_t raw;
-  int rc = meter->ops->read(meter->source, i, &raw);
-  uint64_t now_ns = fixed_ns ? *fixed_ns : rapl_clock_ns();
+  z->rc = meter->ops->read(meter->source, i, &z->raw);
+  z->rc_ns = fixed_ns ? *fixed_ns : rapl_clock_ns();
+}
+
+/* Adds the sample's read of one zone to the books; logs each problem once
+ * when it starts and once when it ends (SPEC 4). */
+static void account_zone(rapl_meter_t *meter, size_t i) {
+  zone_state_t *z = &meter->zones[i];
+  const char *key = z->info->key, *domain = z->info->domain;
+  uint64_t now_ns = z->rc_ns, raw = z->raw;
+  int rc = z->rc;
   if (rc < 0) {
-    if (rc != z->last_error)
+    if (rapl_episode_seen(&z->read_problem, rc, now_ns))
       rapl_log(RAPL_LOG_WARNING,
                "%s %s: reading the counter failed (%s); the zone is skipped "
                "until it reads again, its energy is counted then",
-               z->info->key, z->info->domain, strerror(-rc));
-    z->last_error = rc;
+               key, domain, strerror(-rc));
+    z->read_error = rc;
     return;
   }
-  if (z->last_error != 0)
-    rapl_log(RAPL_LOG_INFO, "%s %s: the counter reads again%s", z->info->key,
-             z->info->domain,
-             rc == RAPL_READ_REOPENED ? " (zone is back: new baseline)" : "");
-  z->last_error = 0;
-  if (rc == RAPL_READ_REOPENED) {
-    /* what it used while away is unknown: a new baseline, and the totals
-     * skip a dispatch rather than show the gap as a dip */
-    rapl_counter_forget_reading(&z->counter);
-    z->reset_since_values = true;
+  if (rc == RAPL_READ_REOPENED && z->vanished_now &&
+      !z->read_problem.active) {
+    /* gone and back between two reads: one line for the whole episode */
+    if (rapl_episode_seen(&z->read_problem, -ENODEV, now_ns))
+      rapl_log(RAPL_LOG_INFO,
+               "%s %s: the zone was gone and is back (new baseline)", key,
+               domain);
+    z->read_problem.quiet = true;
   }
+  if (rapl_episode_cleared(&z->read_problem, now_ns))
+    rapl_log(RAPL_LOG_INFO, "%s %s: the counter reads again%s", key, domain,
+             rc == RAPL_READ_REOPENED ? " (zone is back: new baseline)" : "");
+  z->read_error = 0;
+  /* What it used while away is unknown: a new baseline (a new epoch, so
+   * its power and its totals' power start afresh). */
+  if (rc == RAPL_READ_REOPENED)
+    rapl_counter_forget_reading(&z->counter);
   bool had_prev = z->counter.have_prev;
   uint64_t prev_raw = z->counter.prev_raw;
   z->read_ns = now_ns;
   switch (rapl_counter_sample(&z->counter, raw, now_ns)) {
   case RAPL_SAMPLE_BASELINE:
-    rapl_power_forget(&z->power);
     z->changed_ns = now_ns;
     break;
   case RAPL_SAMPLE_RESET:
-    rapl_log(RAPL_LOG_WARNING,
-             "%s %s: counter went from %llu to %llu, which is neither a "
-             "wrap nor plausible power: treated as a counter reset, nothing "
-             "counted for this interval",
-             z->info->key, z->info->domain, (unsigned long long)prev_raw,
-             (unsigned long long)raw);
-    rapl_power_forget(&z->power);
-    z->reset_since_values = true;
+    if (rapl_episode_seen(&z->reset_problem, 1, now_ns))
+      rapl_log(RAPL_LOG_WARNING,
+               "%s %s: counter went from %llu to %llu, which is neither a "
+               "wrap nor plausible power: treated as a counter reset, nothing "
+               "counted for this interval",
+               key, domain, (unsigned long long)prev_raw,
+               (unsigned long long)raw);
+    (void)rapl_episode_cleared(&z->reset_problem, now_ns); /* a moment */
     z->changed_ns = now_ns;
     break;
   case RAPL_SAMPLE_COUNTED:
     if (!had_prev || raw != prev_raw) {
-      if (z->stuck)
-        rapl_log(RAPL_LOG_INFO, "%s %s: the counter moves again",
-                 z->info->key, z->info->domain);
+      if (z->stuck && rapl_episode_cleared(&z->stuck_problem, now_ns))
+        rapl_log(RAPL_LOG_INFO, "%s %s: the counter moves again", key, domain);
       z->stuck = false;
       z->changed_ns = now_ns;
     } else if (!z->stuck && now_ns - z->changed_ns >= STUCK_AFTER_NS) {
-      rapl_log(RAPL_LOG_WARNING,
-               "%s %s: the counter has not changed for %llu s (stuck "
-               "hardware or firmware?); reporting 0 W while it stays so",
-               z->info->key, z->info->domain,
-               (unsigned long long)((now_ns - z->changed_ns) / RAPL_NS_PER_S));
+      if (rapl_episode_seen(&z->stuck_problem, 1, now_ns))
+        rapl_log(RAPL_LOG_WARNING,
+                 "%s %s: the counter has not changed for %llu s (stuck "
+                 "hardware or firmware?); reporting 0 W while it stays so",
+                 key, domain,
+                 (unsigned long long)((now_ns - z->changed_ns) / RAPL_NS_PER_S));
       z->stuck = true;
     }
     break;
   }
 }
 
+/* Looks again at the source (SPEC 4): gone zones come back, new zones are
+ * booked. At most once per sample. */
+static void rescan(rapl_meter_t *meter, uint64_t now_ns) {
+  meter->rescan_ns = now_ns;
+  int added = meter->ops->rescan(meter->source);
+  if (added < 0)
+    return;
+  if (book_zones(meter) != 0)
+    rapl_log(RAPL_LOG_ERR, "out of memory while adding zones; retrying");
+}
+
 static int sample(rapl_meter_t *meter, const uint64_t *fixed_ns) {
   if (meter->ops == NULL)
     return -1;
-  for (size_t i = 0; i < meter->zone_count; i++)
-    sample_zone(meter, i, fixed_ns);
+  uint64_t now_ns = fixed_ns ? *fixed_ns : rapl_clock_ns();
+  /* Rescan while something is gone, and often enough that a zone which
+   * appears just after one rescan is found within RESCAN_WITHIN_NS: when
+   * the next sample (one gap later) would be too late. */
+  uint64_t gap_ns = meter->sample_ns && now_ns > meter->sample_ns
+                        ? now_ns - meter->sample_ns : 0;
+  if (meter->rescan_ns == 0 || now_ns < meter->rescan_ns)
+    meter->rescan_ns = now_ns;
+  bool rescanned = false;
+  if (meter->any_gone ||
+      now_ns - meter->rescan_ns + gap_ns >= RESCAN_WITHIN_NS) {
+    rescan(meter, now_ns);
+    rescanned = true;
+  }
+  meter->sample_ns = now_ns;
+  bool gone_now = false;
+  for (size_t i = 0; i < meter->zone_count; i++) {
+    read_zone(meter, i, fixed_ns);
+    meter->zones[i].vanished_now = meter->zones[i].rc == -ENODEV;
+    gone_now = gone_now || meter->zones[i].vanished_now;
+  }
+  /* A zone found gone now may be back already (a module reload between
+   * two reads): one rescan, and its read again. */
+  if (gone_now && !rescanned) {
+    size_t before = meter->zone_count;
+    rescan(meter, now_ns);
+    for (size_t i = 0; i < meter->zone_count; i++) {
+      if (i >= before)
+        meter->zones[i].vanished_now = false;
+      if (i >= before || meter->zones[i].rc == -ENODEV)
+        read_zone(meter, i, fixed_ns);
+    }
+  }
+  meter->any_gone = false;
+  for (size_t i = 0; i < meter->zone_count; i++) {
+    account_zone(meter, i);
+    meter->any_gone = meter->any_gone || meter->zones[i].rc == -ENODEV;
+  }
   return 0;
 }
 
@@ -273,39 +381,45 @@ int rapl_meter_values(rapl_meter_t *meter, const rapl_value_t **values,
   meter->value_count = 0;
   for (size_t i = 0; i < meter->zone_count; i++) {
     zone_state_t *z = &meter->zones[i];
-    if (z->last_error != 0 || !meter->options.per_socket)
+    if (z->counter.epoch != z->power_epoch) /* re-baselined: start afresh */
+      rapl_power_forget(&z->power);
+    z->power_epoch = z->counter.epoch;
+    if (z->read_error != 0 || !meter->options.per_socket)
       continue;
     push_energy_and_power(meter, z->info->key, z->info->domain,
                           rapl_counter_total_uj(&z->counter), &z->power,
                           z->read_ns);
   }
   /* A total is dispatched only when every zone of its domain read in the
-   * latest sample and lost nothing to a reset since the last values:
-   * otherwise the missing energy would show as a dip now and a spike
-   * later. A failed read only delays energy: the next power spans both
-   * intervals. A reset loses energy: the total's power starts afresh. */
+   * latest sample: a failed read only delays energy (the next power spans
+   * both intervals). When a member re-baselined or joined since the last
+   * values, the energy it used meanwhile is unknown: the total's power
+   * starts afresh, and its energy, which sums per-zone counters that never
+   * go back, stays monotonic. */
   for (size_t t = 0; meter->options.total && t < meter->total_count; t++) {
     total_state_t *total = &meter->totals[t];
-    uint64_t sum_uj = 0, latest_ns = 0;
-    bool read_ok = true, lost = false;
+    uint64_t sum_uj = 0, latest_ns = 0, epoch_sum = 0;
+    size_t members = 0;
+    bool read_ok = true;
     for (size_t i = 0; i < meter->zone_count; i++) {
       const zone_state_t *z = &meter->zones[i];
       if (strcmp(z->info->domain, total->domain) != 0)
         continue;
-      read_ok = read_ok && z->last_error == 0;
-      lost = lost || z->reset_since_values;
+      read_ok = read_ok && z->read_error == 0;
+      epoch_sum += z->counter.epoch;
+      members++;
       sum_uj += rapl_counter_total_uj(&z->counter);
       if (z->read_ns > latest_ns)
         latest_ns = z->read_ns;
     }
-    if (lost) /* energy nobody can know: restart the power from here */
+    if (epoch_sum != total->epoch_sum || members != total->members)
       rapl_power_forget(&total->power);
-    if (read_ok && !lost)
+    total->epoch_sum = epoch_sum;
+    total->members = members;
+    if (read_ok)
       push_energy_and_power(meter, "total", total->domain, sum_uj,
                             &total->power, latest_ns);
   }
-  for (size_t i = 0; i < meter->zone_count; i++)
-    meter->zones[i].reset_since_values = false;
   char name[RAPL_VALUE_NAME_LEN];
   snprintf(name, sizeof(name), "meter-%s", meter->ops->name);
   rapl_value_t *gauge = push(meter, RAPL_VALUE_METER, "", name);
@@ -336,5 +450,6 @@ uint64_t rapl_meter_safe_period_ns(const rapl_meter_t *meter) {
     if (period_ns == 0 || zone_ns < period_ns)
       period_ns = zone_ns;
   }
-  return period_ns;
+  return period_ns != 0 && period_ns < MIN_SAFE_PERIOD_NS ? MIN_SAFE_PERIOD_NS
+                                                          : period_ns;
 }

@@ -32,6 +32,8 @@ typedef struct {
   rapl_zone_info_t info;
   enum rapl_domain domain;
   bool psys;
+  bool mmio;       /* an intel-rapl-mmio zone: re-attached to mmio only */
+  bool reattached; /* back after a vanish: the next good read says so */
   int fd; /* energy_uj, read-only; -1 while the zone is gone */
 } powercap_zone_t;
 
@@ -39,6 +41,11 @@ struct rapl_source {
   char class_dir[PATH_MAX];
   powercap_zone_t *zones;
   size_t zone_count;
+  size_t zone_capacity;
+    bool domain_wanted[RAPL_DOMAIN_COUNT];
+  /* The entry names of the latest listing, sorted and joined: a rescan
+   * that finds the same names and no zone gone costs that one listing. */
+  char *listing;
 };
 
 /* A zone directory found under class/powercap, before it becomes a zone. */
@@ -284,6 +291,7 @@ static bool identify(const candidate_t *list, size_t count,
     z->info.die_id = parent->top.die_id;
     snprintf(z->info.key, sizeof(z->info.key), "%s", parent->name);
   }
+  z->mmio = c->id.mmio;
   snprintf(z->info.domain, sizeof(z->info.domain), "%s",
            rapl_domain_name(z->domain));
   return true;
@@ -332,6 +340,40 @@ static bool open_zone(const char *class_dir, const candidate_t *c,
   z->info.uj_per_unit_den = 1;
   z->info.max_power_uw = rapl_plausible_power_cap_uw(z->domain);
   return true;
+}
+
+static int compare_entries(const void *a, const void *b) {
+  return strcmp(((const candidate_t *)a)->entry, ((const candidate_t *)b)->entry);
+}
+
+/* The entries of a listing, sorted, one per line, each with whether its
+ * link resolves (a zone's class link can dangle while its device is gone)
+ * - malloc'd; NULL when out of memory, which only makes the next rescan
+ * look at everything. */
+static char *make_listing(const char *class_dir, candidate_t *list,
+                          size_t count) {
+  qsort(list, count, sizeof(*list), compare_entries);
+  size_t len = 1;
+  for (size_t i = 0; i < count; i++)
+    len += strlen(list[i].entry) + 3;
+  char *text = malloc(len), *p = text;
+  if (text == NULL)
+    return NULL;
+  for (size_t i = 0; i < count; i++) {
+    char path[PATH_MAX];
+    struct stat st;
+    bool there = zone_path(path, sizeof(path), class_dir, list[i].entry,
+                           NULL) &&
+                 stat(path, &st) == 0;
+    size_t n = strlen(list[i].entry);
+    memcpy(p, list[i].entry, n);
+    p[n] = ' ';
+    p[n + 1] = there ? '+' : '-';
+    p[n + 2] = '\n';
+    p += n + 3;
+  }
+  *p = '\0';
+  return text;
 }
 
 static int powercap_read(rapl_source_t *source, size_t zone, uint64_t *raw);
@@ -387,11 +429,15 @@ static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
     if (open_zone(class_dir, c, &z, notes))
       zones[kept++] = z;
   }
+  source->listing = make_listing(class_dir, list, count);
   free(list);
   qsort(zones, kept, sizeof(*zones), compare_zones);
   snprintf(source->class_dir, sizeof(source->class_dir), "%s", class_dir);
   source->zones = zones;
   source->zone_count = kept;
+  source->zone_capacity = count ? count : 1;
+  memcpy(source->domain_wanted, options->domain_wanted,
+         sizeof(source->domain_wanted));
 
   size_t readable = 0;
   for (size_t i = 0; i < kept; i++) {
@@ -414,6 +460,7 @@ static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
       len += snprintf(why + len, why_len - (size_t)len, "; %s",
                       notes->text[i]);
     close_zones(zones, kept);
+    free(source->listing);
     free(zones), free(source), free(notes);
     return kept ? -EIO : -ENOENT;
   }
@@ -436,39 +483,6 @@ static const rapl_zone_info_t *powercap_zone_info(const rapl_source_t *source,
   return zone < source->zone_count ? &source->zones[zone].info : NULL;
 }
 
-/* Finds a zone that was gone (module reload, package hot-unplug, the
- * sysfs root unmounted) again, by its key and domain - its directory id may
- * differ now - and opens its energy_uj. 0 or -ENODEV. */
-static int reopen(const rapl_source_t *source, powercap_zone_t *z) {
-  candidate_t *list;
-  size_t count;
-  char why[256];
-  if (list_candidates(source->class_dir, &list, &count, why, sizeof(why)) != 0)
-    return -ENODEV;
-  notes_t *scratch = calloc(1, sizeof(*scratch)); /* reported at open only */
-  int rc = -ENODEV;
-  if (scratch != NULL) {
-    classify(list, count, source->class_dir, scratch);
-    for (size_t i = 0; i < count && rc != 0; i++) {
-      powercap_zone_t found = {.fd = -1};
-      char path[PATH_MAX];
-      if (!list[i].usable || !identify(list, count, &list[i], &found) ||
-          found.domain != z->domain || strcmp(found.info.key, z->info.key) != 0 ||
-          !zone_path(path, sizeof(path), source->class_dir, list[i].entry,
-                     "energy_uj"))
-        continue;
-      int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-      if (fd >= 0) {
-        z->fd = fd;
-        rc = 0;
-      }
-    }
-  }
-  free(scratch);
-  free(list);
-  return rc;
-}
-
 static bool is_gone(int err) {
   /* kernfs answers ENODEV on a descriptor of a removed node */
   return err == ENODEV || err == ENOENT || err == ESTALE || err == ENXIO;
@@ -478,25 +492,17 @@ static int powercap_read(rapl_source_t *source, size_t zone, uint64_t *raw) {
   if (zone >= source->zone_count)
     return -EINVAL;
   powercap_zone_t *z = &source->zones[zone];
-  bool reopened = false;
+  if (z->fd < 0)
+    return -ENODEV; /* gone: rescan() looks for it */
   char buf[32];
-  ssize_t n = -1;
-  if (z->fd >= 0) {
-    n = pread(z->fd, buf, sizeof(buf), 0);
-    if (n < 0 && !is_gone(errno))
-      return -errno;
-    if (n < 0) {
-      close(z->fd);
-      z->fd = -1;
-    }
-  }
-  if (z->fd < 0) {
-    if (reopen(source, z) != 0)
-      return -ENODEV;
-    reopened = true;
-    n = pread(z->fd, buf, sizeof(buf), 0);
-    if (n < 0)
-      return -errno;
+  ssize_t n = pread(z->fd, buf, sizeof(buf), 0);
+  if (n < 0) {
+    int err = errno;
+    if (!is_gone(err))
+      return -err;
+    close(z->fd);
+    z->fd = -1;
+    return -ENODEV;
   }
   uint64_t value;
   int err = rapl_parse_u64(buf, (size_t)n, &value);
@@ -505,7 +511,91 @@ static int powercap_read(rapl_source_t *source, size_t zone, uint64_t *raw) {
   if (z->info.wrap_range != 0 && value > z->info.wrap_range)
     return -ERANGE;
   *raw = value;
-  return reopened ? RAPL_READ_REOPENED : 0;
+  /* Only a good read ends the re-attachment: a returning zone whose first
+   * reads fail is still re-baselined at its first good one (SPEC 4). */
+  if (z->reattached) {
+    z->reattached = false;
+    return RAPL_READ_REOPENED;
+  }
+  return 0;
+}
+
+static powercap_zone_t *find_zone(rapl_source_t *source,
+                                  const powercap_zone_t *like) {
+  for (size_t i = 0; i < source->zone_count; i++)
+    if (source->zones[i].domain == like->domain &&
+        strcmp(source->zones[i].info.key, like->info.key) == 0)
+      return &source->zones[i];
+  return NULL;
+}
+
+/* One listing of class/powercap. When it shows the same entries as the
+ * last one and no zone is gone, that is all. Otherwise, one
+ * classification: gone zones are re-attached by key and domain (their
+ * directory id may differ now) within their own control type, never to an
+ * intel-rapl-mmio twin; zones not seen before are opened and appended. */
+static int powercap_rescan(rapl_source_t *source) {
+  candidate_t *list;
+  size_t count;
+  char why[256];
+  if (list_candidates(source->class_dir, &list, &count, why, sizeof(why)) != 0)
+    return 0; /* the root is gone: everything stays as it is */
+  bool any_gone = false;
+  for (size_t i = 0; i < source->zone_count; i++)
+    any_gone = any_gone || source->zones[i].fd < 0;
+  char *listing = make_listing(source->class_dir, list, count);
+  bool same = listing != NULL && source->listing != NULL &&
+              strcmp(listing, source->listing) == 0;
+  free(source->listing);
+  source->listing = listing;
+  if (same && !any_gone) {
+    free(list);
+    return 0;
+  }
+  notes_t *notes = calloc(1, sizeof(*notes));
+  if (notes == NULL) {
+    free(list);
+    return -ENOMEM;
+  }
+  classify(list, count, source->class_dir, notes);
+  int added = 0;
+  for (size_t i = 0; i < count; i++) {
+    powercap_zone_t found = {.fd = -1};
+    if (!list[i].usable || !identify(list, count, &list[i], &found) ||
+        !source->domain_wanted[found.domain])
+      continue;
+    powercap_zone_t *known = find_zone(source, &found);
+    if (known != NULL) {
+      char path[PATH_MAX];
+      if (known->fd >= 0 || known->mmio != found.mmio ||
+          !zone_path(path, sizeof(path), source->class_dir, list[i].entry,
+                     "energy_uj"))
+        continue;
+      known->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+      known->reattached = known->fd >= 0;
+      continue;
+    }
+    if (source->zone_count == source->zone_capacity) {
+      size_t grown = 2 * source->zone_capacity;
+      powercap_zone_t *bigger =
+          realloc(source->zones, grown * sizeof(*source->zones));
+      if (bigger == NULL)
+        break;
+      source->zones = bigger;
+      source->zone_capacity = grown;
+    }
+    if (!open_zone(source->class_dir, &list[i], &found, notes))
+      continue;
+    source->zones[source->zone_count++] = found;
+    rapl_log(RAPL_LOG_INFO, "powercap: new zone %s/%s (%s/%s)", found.info.key,
+             found.info.domain, source->class_dir, list[i].entry);
+    added++;
+  }
+  /* the notes were said at open; while a zone is gone this runs at every
+   * read, and repeating them would flood the log */
+  free(notes);
+  free(list);
+  return added;
 }
 
 static void powercap_close(rapl_source_t *source) {
@@ -513,13 +603,8 @@ static void powercap_close(rapl_source_t *source) {
     return;
   close_zones(source->zones, source->zone_count);
   free(source->zones);
+  free(source->listing);
   free(source);
-}
-
-/* Not yet: zones appearing or returning are handled in read(). */
-static int powercap_rescan(rapl_source_t *source) {
-  (void)source;
-  return 0;
 }
 
 const rapl_source_ops_t rapl_powercap_source = {
