@@ -31,7 +31,12 @@ typedef struct {
   cdtime_t dispatch_interval;  /* collectd's interval for this plugin */
   unsigned samples_per_dispatch; /* >1 when that is longer than a safe period */
   unsigned samples_to_dispatch;  /* countdown; 0: dispatch at this read */
+  cdtime_t read_every;           /* the period the callback runs at */
 } rapl_context_t;
+
+static cdtime_t sampling_interval(rapl_context_t *ctx);
+static void free_context(void *data);
+static int rapl_read(user_data_t *ud);
 
 static void collectd_log_sink(int severity, const char *message) {
   plugin_log(severity, PLUGIN_NAME " plugin: %s", message);
@@ -260,15 +265,50 @@ static int start_meter(rapl_context_t *ctx) {
   return -1;
 }
 
+/* A source found after init whose counters wrap sooner than the period
+ * the callback was registered with: register again at its own period.
+ * The meter moves to a new context; collectd frees the old one (empty)
+ * once this call has returned (plugin_unregister_read marks it). */
+static int reregister(rapl_context_t *ctx) {
+  rapl_context_t *next = calloc(1, sizeof(*next));
+  if (next == NULL) {
+    ERROR(PLUGIN_NAME " plugin: out of memory; sampling stays every %.3f s",
+          CDTIME_T_TO_DOUBLE(ctx->read_every));
+    return 0;
+  }
+  *next = *ctx;
+  ctx->meter = NULL;
+  cdtime_t every = sampling_interval(next);
+  next->read_every = every;
+  INFO(PLUGIN_NAME " plugin: %s wraps sooner than assumed at start: reading "
+                   "every %.3f s instead of %.3f s",
+       rapl_meter_source(next->meter), CDTIME_T_TO_DOUBLE(every),
+       CDTIME_T_TO_DOUBLE(ctx->read_every));
+  plugin_unregister_read(PLUGIN_NAME);
+  /* collectd owns `next` from here, also when this fails */
+  user_data_t ud = {.data = next, .free_func = free_context};
+  if (plugin_register_complex_read(NULL, PLUGIN_NAME, rapl_read, every, &ud) !=
+      0) {
+    ERROR(PLUGIN_NAME " plugin: registering the read callback again failed: "
+                      "no more values until collectd restarts");
+    return -1;
+  }
+  return 0;
+}
+
 static int rapl_read(user_data_t *ud) {
   rapl_context_t *ctx = ud->data;
+  if (ctx->meter == NULL)
+    return 0; /* handed over to a new registration; collectd frees this */
   if (rapl_meter_source(ctx->meter) == NULL) {
     if (start_meter(ctx) != 0)
       return -1; /* collectd backs off; we retry at the next read */
+    if (sampling_interval(ctx) < ctx->read_every)
+      return reregister(ctx);
     ctx->samples_to_dispatch = 0; /* a new source: its baseline now */
   }
   /* One wall-clock time for every value of this read: when the counters
-   * were read. Power uses the monotonic clock, per zone. */
+   * were read. Power uses CLOCK_BOOTTIME (clock.c), per zone. */
   cdtime_t read_time = cdtime();
   if (rapl_meter_sample(ctx->meter) != 0)
     return -1;
@@ -338,6 +378,7 @@ static int rapl_init(void) {
   (void)start_meter(ctx);
   ctx->dispatch_interval = plugin_get_interval();
   cdtime_t every = sampling_interval(ctx);
+  ctx->read_every = every;
   /* From here collectd owns ctx: on failure, plugin_register_complex_read
    * has already freed it through free_func (collectd 5.12, every path). */
   user_data_t ud = {.data = ctx, .free_func = free_context};
