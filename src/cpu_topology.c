@@ -196,6 +196,24 @@ int rapl_cpuinfo_load(const char *procfs, rapl_cpu_id_t *id, char *why,
   return err;
 }
 
+int rapl_cpu_online_text(const char *sysfs, char **text) {
+  char path[4200];
+  snprintf(path, sizeof(path), "%s/devices/system/cpu/online", sysfs);
+  char *data;
+  size_t len;
+  int err = slurp(path, &data, &len);
+  if (err != 0)
+    return err;
+  char *terminated = realloc(data, len + 1);
+  if (terminated == NULL) {
+    free(data);
+    return -ENOMEM;
+  }
+  terminated[len] = '\0';
+  *text = terminated;
+  return 0;
+}
+
 static int read_int_file(const char *path, int *value) {
   char buf[32];
   int fd = open(path, O_RDONLY | O_CLOEXEC);

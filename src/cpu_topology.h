@@ -52,6 +52,11 @@ typedef struct {
 int rapl_cpuinfo_load(const char *procfs, rapl_cpu_id_t *id, char *why,
                       size_t why_len);
 
+/* The text of <sysfs>/devices/system/cpu/online ("0-3,8\n"), malloc'd and
+ * NUL-terminated: one small read, to tell cheaply whether CPUs came or
+ * went since the last look. 0 or a negative errno. */
+int rapl_cpu_online_text(const char *sysfs, char **text);
+
 /* Reads the online CPUs and their topology under <sysfs>/devices/system/cpu.
  * 0 or a negative errno with `why` filled. */
 int rapl_topology_load(const char *sysfs, rapl_topology_t *topology, char *why,

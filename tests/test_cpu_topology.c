@@ -130,6 +130,11 @@ START_TEST(topology_follows_hotplug) {
   ck_assert_uint_eq(t.count, 6);
   ck_assert_uint_eq(package_cpus(&t, 1), 0);
   rapl_topology_free(&t);
+  char *text = NULL;
+  ck_assert_int_eq(rapl_cpu_online_text(sysfs, &text), 0);
+  ck_assert_str_eq(text, "0-1,3,8,10-11\n");
+  free(text);
+  ck_assert_int_eq(rapl_cpu_online_text("/nonexistent", &text), -ENOENT);
   ck_assert_int_eq(sim_cpu_set_online(m, 13, 1), 0);
   ck_assert_int_eq(sim_cpu_set_online(m, 2, 1), 0);
   ck_assert_msg(rapl_topology_load(sysfs, &t, why, sizeof(why)) == 0, "%s", why);
