@@ -43,7 +43,7 @@ int rapl_meter_start(rapl_meter_t *meter, char *why, size_t why_len);
 const char *rapl_meter_source(const rapl_meter_t *meter);
 
 /* Reads every zone once and adds what it used to the books; each read is
- * stamped with CLOCK_MONOTONIC right after it returns. May be called
+ * stamped with rapl_clock_ns() (CLOCK_BOOTTIME) right after it returns. May be called
  * more often than values are dispatched (to stay within wrap times).
  * -1 when no source is in use. */
 int rapl_meter_sample(rapl_meter_t *meter);
