@@ -352,7 +352,8 @@ static int compare_entries(const void *a, const void *b) {
  * look at everything. */
 static char *make_listing(const char *class_dir, candidate_t *list,
                           size_t count) {
-  qsort(list, count, sizeof(*list), compare_entries);
+  if (count > 0) /* an empty listing has no array at all */
+    qsort(list, count, sizeof(*list), compare_entries);
   size_t len = 1;
   for (size_t i = 0; i < count; i++)
     len += strlen(list[i].entry) + 3;
@@ -576,7 +577,7 @@ static int powercap_rescan(rapl_source_t *source) {
       continue;
     }
     if (source->zone_count == source->zone_capacity) {
-      size_t grown = 2 * source->zone_capacity;
+      size_t grown = source->zone_capacity ? 2 * source->zone_capacity : 4;
       powercap_zone_t *bigger =
           realloc(source->zones, grown * sizeof(*source->zones));
       if (bigger == NULL)
