@@ -31,6 +31,15 @@ void rapl_options_set_defaults(rapl_options_t *options) {
   options->msr_force = false;
   snprintf(options->msr_device_path, sizeof(options->msr_device_path),
            "/dev/cpu");
+  options->active_idle = true;
+  /* CPU and platform meters only: GPUs, drives, batteries and board rails
+   * are never CPU meters unless named (SPEC 8) */
+  static const char *const default_chips[] = {
+      "apm_xgene",   "amd_energy",  "zenergy",     "power_meter",
+      "smpro_hwmon", "altra_hwmon", "fam15h_power"};
+  for (size_t i = 0; i < sizeof(default_chips) / sizeof(default_chips[0]); i++)
+    snprintf(options->hwmon_chips[options->hwmon_chip_count++],
+             sizeof(options->hwmon_chips[0]), "%s", default_chips[i]);
 }
 
 int rapl_options_set_path(char *slot, const char *option, const char *value,

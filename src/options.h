@@ -23,6 +23,9 @@ typedef enum {
 /* "powercap", "msr", "hwmon" (the names of the Sources option). */
 const char *rapl_source_kind_name(rapl_source_kind_t kind);
 
+#define RAPL_MAX_HWMON_CHIPS 32
+#define RAPL_HWMON_CHIP_NAME_LEN 64
+
 typedef struct {
   char sysfs_path[PATH_MAX];  /* host's /sys ("/host/sys" in a container) */
   char procfs_path[PATH_MAX]; /* host's /proc */
@@ -37,6 +40,13 @@ typedef struct {
   bool msr_enabled;
   bool msr_force;
   char msr_device_path[PATH_MAX]; /* directory of <cpu>/msr */
+  /* ActiveIdle: split each zone's energy by the busy ratio of its CPUs
+   * (SPEC 3, 4); on by default */
+  bool active_idle;
+  /* HwmonChips: hwmon chip names used as CPU/platform meters (SPEC 8) */
+  char hwmon_chips[RAPL_MAX_HWMON_CHIPS][RAPL_HWMON_CHIP_NAME_LEN];
+  size_t hwmon_chip_count;
+  char config_file[PATH_MAX]; /* ConfigFile (Kepler-style YAML); "" none */
 } rapl_options_t;
 
 void rapl_options_set_defaults(rapl_options_t *options);
