@@ -42,6 +42,39 @@ void rapl_options_set_defaults(rapl_options_t *options) {
              sizeof(options->hwmon_chips[0]), "%s", default_chips[i]);
 }
 
+void rapl_options_copy(rapl_options_t *dst, const rapl_options_t *src,
+                       unsigned fields) {
+  if (fields & RAPL_OPT_SYSFS_PATH)
+    memcpy(dst->sysfs_path, src->sysfs_path, sizeof(dst->sysfs_path));
+  if (fields & RAPL_OPT_PROCFS_PATH)
+    memcpy(dst->procfs_path, src->procfs_path, sizeof(dst->procfs_path));
+  if (fields & RAPL_OPT_ZONES)
+    memcpy(dst->domain_wanted, src->domain_wanted, sizeof(dst->domain_wanted));
+  if (fields & RAPL_OPT_PER_SOCKET)
+    dst->per_socket = src->per_socket;
+  if (fields & RAPL_OPT_TOTAL)
+    dst->total = src->total;
+  if (fields & RAPL_OPT_SOURCES) {
+    memcpy(dst->sources, src->sources, sizeof(dst->sources));
+    dst->source_count = src->source_count;
+  }
+  if (fields & RAPL_OPT_MSR_ENABLED)
+    dst->msr_enabled = src->msr_enabled;
+  if (fields & RAPL_OPT_MSR_FORCE)
+    dst->msr_force = src->msr_force;
+  if (fields & RAPL_OPT_MSR_DEVICE_PATH)
+    memcpy(dst->msr_device_path, src->msr_device_path,
+           sizeof(dst->msr_device_path));
+  if (fields & RAPL_OPT_ACTIVE_IDLE)
+    dst->active_idle = src->active_idle;
+  if (fields & RAPL_OPT_HWMON_CHIPS) {
+    memcpy(dst->hwmon_chips, src->hwmon_chips, sizeof(dst->hwmon_chips));
+    dst->hwmon_chip_count = src->hwmon_chip_count;
+  }
+  if (fields & RAPL_OPT_CONFIG_FILE)
+    memcpy(dst->config_file, src->config_file, sizeof(dst->config_file));
+}
+
 int rapl_options_set_path(char *slot, const char *option, const char *value,
                           char *err, size_t err_len) {
   if (value == NULL || value[0] == '\0') {
@@ -124,6 +157,41 @@ int rapl_options_set_sources(rapl_options_t *options, const char *const *names,
   }
   memcpy(options->sources, order, count * sizeof(order[0]));
   options->source_count = count;
+  return 0;
+}
+
+int rapl_options_set_hwmon_chips(rapl_options_t *options,
+                                 const char *const *names, size_t count,
+                                 char *err, size_t err_len) {
+  if (count == 0 || count > RAPL_MAX_HWMON_CHIPS) {
+    snprintf(err, err_len,
+             "HwmonChips: expected 1 to %d hwmon chip names, got %zu values",
+             RAPL_MAX_HWMON_CHIPS, count);
+    return -EINVAL;
+  }
+  for (size_t i = 0; i < count; i++) {
+    size_t len = strlen(names[i]);
+    if (len == 0 || len >= RAPL_HWMON_CHIP_NAME_LEN ||
+        strchr(names[i], '/') != NULL) {
+      snprintf(err, err_len,
+               "HwmonChips: \"%.*s%s\" is not a hwmon chip name (expected "
+               "what a chip's `name` file holds: 1 to %d bytes, no '/')",
+               RAPL_HWMON_CHIP_NAME_LEN, names[i],
+               len > RAPL_HWMON_CHIP_NAME_LEN ? "..." : "",
+               RAPL_HWMON_CHIP_NAME_LEN - 1);
+      return -EINVAL;
+    }
+    for (size_t k = 0; k < i; k++)
+      if (strcmp(names[k], names[i]) == 0) {
+        snprintf(err, err_len, "HwmonChips: \"%s\" is listed twice",
+                 names[i]);
+        return -EINVAL;
+      }
+  }
+  for (size_t i = 0; i < count; i++)
+    snprintf(options->hwmon_chips[i], sizeof(options->hwmon_chips[i]), "%s",
+             names[i]);
+  options->hwmon_chip_count = count;
   return 0;
 }
 

@@ -51,6 +51,28 @@ typedef struct {
 
 void rapl_options_set_defaults(rapl_options_t *options);
 
+/* The settings one configuration source (the <Plugin rapl> block, the
+ * ConfigFile) set, as a bit set: the block wins over the file for every
+ * setting it names, whatever the order of its options (SPEC 2). */
+enum {
+  RAPL_OPT_SYSFS_PATH = 1u << 0,
+  RAPL_OPT_PROCFS_PATH = 1u << 1,
+  RAPL_OPT_ZONES = 1u << 2,
+  RAPL_OPT_PER_SOCKET = 1u << 3,
+  RAPL_OPT_TOTAL = 1u << 4,
+  RAPL_OPT_SOURCES = 1u << 5,
+  RAPL_OPT_MSR_ENABLED = 1u << 6,
+  RAPL_OPT_MSR_FORCE = 1u << 7,
+  RAPL_OPT_MSR_DEVICE_PATH = 1u << 8,
+  RAPL_OPT_ACTIVE_IDLE = 1u << 9,
+  RAPL_OPT_HWMON_CHIPS = 1u << 10,
+  RAPL_OPT_CONFIG_FILE = 1u << 11,
+};
+
+/* Copies the settings named in `fields` (RAPL_OPT_* bits) from src. */
+void rapl_options_copy(rapl_options_t *dst, const rapl_options_t *src,
+                       unsigned fields);
+
 /* Stores an absolute path (trailing slashes dropped). Returns 0, or -EINVAL
  * with a message naming `option` in err when the path is empty, relative or
  * too long. */
@@ -66,6 +88,13 @@ int rapl_options_set_zones(rapl_options_t *options, const char *const *names,
  * or "hwmon", case-insensitive, at most once). 0 or -EINVAL with a message. */
 int rapl_options_set_sources(rapl_options_t *options, const char *const *names,
                              size_t count, char *err, size_t err_len);
+
+/* Replaces the hwmon chip list by `names` (1 to RAPL_MAX_HWMON_CHIPS, each
+ * 1 to RAPL_HWMON_CHIP_NAME_LEN - 1 bytes, no '/', none twice). 0 or
+ * -EINVAL with a message naming HwmonChips. */
+int rapl_options_set_hwmon_chips(rapl_options_t *options,
+                                 const char *const *names, size_t count,
+                                 char *err, size_t err_len);
 
 /* The sources to try, in order: `Sources` with msr moved first when
  * msr_force is set. Returns how many were written to order[]. */
