@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <malloc.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +246,223 @@ static size_t open_fds(void) {
   return n;
 }
 
+/* ---- ConfigFile: the block wins, whatever its order (SPEC 2, 5) --------- */
+
+/* A <Plugin rapl> block built option by option; <MSR> is children[7]. */
+typedef struct {
+  oconfig_item_t block;
+  oconfig_item_t children[8];
+  oconfig_value_t values[8];
+  oconfig_item_t msr_children[4];
+  oconfig_value_t msr_values[4];
+} block_t;
+
+static void block_init(block_t *b) {
+  memset(b, 0, sizeof(*b));
+  b->block.key = "Plugin";
+  b->block.children = b->children;
+}
+
+static oconfig_item_t *block_add(block_t *b, const char *key) {
+  ck_assert_int_lt(b->block.children_num, 8);
+  oconfig_item_t *item = &b->children[b->block.children_num];
+  item->key = (char *)key;
+  item->values = &b->values[b->block.children_num++];
+  return item;
+}
+
+static void block_string(block_t *b, const char *key, const char *value) {
+  oconfig_item_t *item = block_add(b, key);
+  item->values_num = 1;
+  item->values[0].type = OCONFIG_TYPE_STRING;
+  item->values[0].value.string = (char *)value;
+}
+
+static void block_boolean(block_t *b, const char *key, bool value) {
+  oconfig_item_t *item = block_add(b, key);
+  item->values_num = 1;
+  item->values[0].type = OCONFIG_TYPE_BOOLEAN;
+  item->values[0].value.boolean = value;
+}
+
+/* <MSR> Enabled value </MSR> */
+static void block_msr_enabled(block_t *b, bool value) {
+  oconfig_item_t *msr = block_add(b, "MSR");
+  msr->values = NULL;
+  msr->children = b->msr_children;
+  msr->children_num = 1;
+  b->msr_children[0].key = "Enabled";
+  b->msr_children[0].values = &b->msr_values[0];
+  b->msr_children[0].values_num = 1;
+  b->msr_values[0].type = OCONFIG_TYPE_BOOLEAN;
+  b->msr_values[0].value.boolean = value;
+}
+
+static char *write_yaml(const char *dir, const char *yaml) {
+  char *path = NULL;
+  ck_assert_int_ge(asprintf(&path, "%s/kepler.yaml", dir), 0);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(yaml, f);
+  ck_assert_int_eq(fclose(f), 0);
+  return path;
+}
+
+/* Configures with `b`, starts, reads twice 10 s apart; 0 or the config
+ * callback's failure. */
+static int run_block(sim_machine_t *m, block_t *b) {
+  fake_reset();
+  fake_interval = TIME_T_TO_CDTIME_T(10);
+  module_register();
+  if (fake_config_cb(&b->block) != 0)
+    return -1;
+  ck_assert_int_eq(fake_init_cb(), 0);
+  ck_assert_int_eq(fake_read_cb(&fake_read_ud), 0);
+  ck_assert_int_eq(sim_advance_ns(m, 10 * SEC), 0);
+  fake_now_ns += 10 * SEC;
+  ck_assert_int_eq(fake_read_cb(&fake_read_ud), 0);
+  return 0;
+}
+
+/* The file points SysfsPath at nothing and keeps only DRAM; the block's
+ * SysfsPath wins whether it comes before or after ConfigFile, and the
+ * file's zones, which the block does not set, apply. */
+START_TEST(block_wins_over_config_file_in_either_order) {
+  char *root, sysfs[4096];
+  sim_machine_t *m = sim_start("xeon-2s", &root);
+  snprintf(sysfs, sizeof(sysfs), "%s/sys", root);
+  char *yaml = write_yaml(root, "host:\n  sysfs: /nonexistent/sys\n"
+                                "rapl:\n  zones: [dram]\n");
+  for (int order = 0; order < 2; order++) {
+    block_t b;
+    block_init(&b);
+    if (order == 0)
+      block_string(&b, "SysfsPath", sysfs);
+    block_string(&b, "ConfigFile", yaml);
+    if (order == 1)
+      block_string(&b, "SysfsPath", sysfs);
+    ck_assert_msg(run_block(m, &b) == 0, "order %d: %s", order, fake_log_text());
+    ck_assert_msg(last_value("rapl-package-0/power-dram") != NULL,
+                  "order %d: no DRAM power: %s", order, fake_log_text());
+    ck_assert_msg(last_value("rapl-package-0/power-package") == NULL,
+                  "order %d: the file's zones were not applied", order);
+    stop_plugin();
+  }
+  /* the same setting in both: Zones from the block, in either order */
+  char *yaml2 = write_yaml(root, "host:\n  sysfs: /nonexistent/sys\n"
+                                 "rapl:\n  zones: [dram]\n");
+  for (int order = 0; order < 2; order++) {
+    block_t b;
+    block_init(&b);
+    block_string(&b, "SysfsPath", sysfs);
+    if (order == 0)
+      block_string(&b, "Zones", "package");
+    block_string(&b, "ConfigFile", yaml2);
+    if (order == 1)
+      block_string(&b, "Zones", "package");
+    ck_assert_msg(run_block(m, &b) == 0, "order %d: %s", order, fake_log_text());
+    ck_assert_msg(last_value("rapl-package-0/power-package") != NULL,
+                  "order %d: no package power: %s", order, fake_log_text());
+    ck_assert_msg(last_value("rapl-package-0/power-dram") == NULL,
+                  "order %d: the file's zones won over the block's", order);
+    stop_plugin();
+  }
+  free(yaml2);
+  free(yaml);
+  sim_stop(m, root);
+}
+END_TEST
+
+/* The file enables and forces MSR; the block's <MSR> Enabled false wins,
+ * in either order, and the merged configuration is checked: Force (from
+ * the file) without Enabled (the block said no) is refused. */
+START_TEST(block_msr_enabled_false_wins_and_merge_is_checked) {
+  char *dir = make_temp_dir("glue-msr");
+  char *yaml = write_yaml(dir, "msr:\n  enabled: true\n  force: true\n");
+  for (int order = 0; order < 2; order++) {
+    block_t b;
+    block_init(&b);
+    if (order == 0)
+      block_msr_enabled(&b, false);
+    block_string(&b, "ConfigFile", yaml);
+    if (order == 1)
+      block_msr_enabled(&b, false);
+    fake_reset();
+    module_register();
+    ck_assert_int_eq(fake_config_cb(&b.block), -1);
+    ck_assert_msg(fake_log_count("MSR: Force true needs Enabled true") == 1,
+                  "order %d: %s", order, fake_log_text());
+  }
+  /* the file alone: accepted */
+  block_t b;
+  block_init(&b);
+  block_string(&b, "ConfigFile", yaml);
+  fake_reset();
+  module_register();
+  ck_assert_msg(fake_config_cb(&b.block) == 0, "%s", fake_log_text());
+  free(yaml);
+  rm_tree(dir);
+  free(dir);
+}
+END_TEST
+
+/* A file error is one ERROR line naming ConfigFile, the file, line and
+ * column; a later start without ConfigFile does not read the file. */
+START_TEST(config_file_error_is_one_line_with_position) {
+  char *dir = make_temp_dir("glue-bad");
+  char *yaml = write_yaml(dir, "host:\n  sysfs: [x]\n");
+  block_t b;
+  block_init(&b);
+  block_string(&b, "ConfigFile", yaml);
+  fake_reset();
+  module_register();
+  ck_assert_int_eq(fake_config_cb(&b.block), -1);
+  char expected[4200];
+  snprintf(expected, sizeof(expected),
+           "rapl plugin: ConfigFile: %s:2:10: host.sysfs: expected a string",
+           yaml);
+  ck_assert_msg(fake_log_count(expected) == 1, "%s", fake_log_text());
+  ck_assert_uint_eq(fake_log_count("rapl plugin:"), 1);
+  block_init(&b);
+  block_boolean(&b, "Total", true);
+  fake_reset();
+  module_register();
+  ck_assert_msg(fake_config_cb(&b.block) == 0, "%s", fake_log_text());
+  free(yaml);
+  rm_tree(dir);
+  free(dir);
+}
+END_TEST
+
+/* ActiveIdle and HwmonChips are options now: accepted, and checked. */
+START_TEST(active_idle_and_hwmon_chips_are_options) {
+  block_t b;
+  block_init(&b);
+  block_boolean(&b, "ActiveIdle", false);
+  oconfig_item_t *chips = block_add(&b, "HwmonChips");
+  static oconfig_value_t names[2] = {
+      {.value.string = "apm_xgene", .type = OCONFIG_TYPE_STRING},
+      {.value.string = "ina3221", .type = OCONFIG_TYPE_STRING}};
+  chips->values = names;
+  chips->values_num = 2;
+  fake_reset();
+  module_register();
+  ck_assert_msg(fake_config_cb(&b.block) == 0, "%s", fake_log_text());
+  /* a name longer than a chip name can be */
+  char long_name[100];
+  memset(long_name, 'x', sizeof(long_name) - 1);
+  long_name[sizeof(long_name) - 1] = '\0';
+  block_init(&b);
+  block_string(&b, "HwmonChips", long_name);
+  fake_reset();
+  module_register();
+  ck_assert_int_eq(fake_config_cb(&b.block), -1);
+  ck_assert_msg(fake_log_count("HwmonChips: \"xxxx") == 1, "%s", fake_log_text());
+  ck_assert_msg(fake_log_count("is not a hwmon chip name") == 1, "%s",
+                fake_log_text());
+}
+END_TEST
+
 START_TEST(thousand_cycles_leak_nothing) {
   char *root, sysfs[4096];
   sim_machine_t *m = sim_start("xeon-2s", &root);
@@ -285,6 +503,10 @@ int main(void) {
   tcase_add_test(tc, thousand_cycles_leak_nothing);
   tcase_add_test(tc, failed_registration_frees_once);
   tcase_add_test(tc, late_source_with_a_faster_wrap_reregisters);
+  tcase_add_test(tc, block_wins_over_config_file_in_either_order);
+  tcase_add_test(tc, block_msr_enabled_false_wins_and_merge_is_checked);
+  tcase_add_test(tc, config_file_error_is_one_line_with_position);
+  tcase_add_test(tc, active_idle_and_hwmon_chips_are_options);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }
