@@ -289,7 +289,14 @@ static const struct {
     {"  <MSR \"x\">\n  </MSR>\n", "MSR: expected a block <MSR> ... </MSR>"},
     {"  Sources \"perf\"\n", "Sources: unknown source \"perf\""},
     {"  Sources \"msr\" \"msr\"\n", "Sources: \"msr\" is listed twice"},
-    {"  ActiveIdle true\n", "ActiveIdle: not supported by this version"},
+    {"  ActiveIdle \"maybe\"\n", "ActiveIdle: expected true or false, got \"maybe\""},
+    {"  HwmonChips 5\n", "HwmonChips: expected hwmon chip names as strings, value 1 is a number"},
+    {"  HwmonChips \"a/b\"\n", "HwmonChips: \"a/b\" is not a hwmon chip name"},
+    {"  HwmonChips \"zenergy\" \"zenergy\"\n", "HwmonChips: \"zenergy\" is listed twice"},
+    {"  ConfigFile \"kepler.yaml\"\n",
+     "ConfigFile: expected an absolute path, got the relative path \"kepler.yaml\""},
+    {"  ConfigFile \"/nonexistent/kepler.yaml\"\n",
+     "ConfigFile: /nonexistent/kepler.yaml: cannot read: No such file or directory"},
     {"  ProcfsPath 1\n", "ProcfsPath: expected one string (an absolute path), got a number"},
     {"  Sources 5\n", "Sources: expected source names (powercap, msr, hwmon) as strings, value 1 is a number"},
     {"  PerSocket true false\n", "PerSocket: expected one boolean (true or false), got 2 values"},
@@ -315,6 +322,92 @@ START_TEST(bad_config_is_refused_with_one_clear_error) {
   free(logf);
   free(log);
   free(conf);
+  rm_tree(dir);
+  free(dir);
+}
+END_TEST
+
+/* SPEC 5: a Kepler-style file that enables MSR takes effect. The machine
+ * has no powercap; its MSRs are served over FUSE by rapl-sim; the block
+ * names only the file. */
+START_TEST(config_file_enables_msr) {
+  e2e_t t = {0};
+  start_sim_args(&t, "xeon-2s", 3600, "--msr", "fuse", "--no-powercap");
+  char *yaml = path_join(t.dir, "kepler.yaml");
+  FILE *f = fopen(yaml, "w");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f,
+          "log:\n  level: debug\n"
+          "host:\n  sysfs: %s/sys\n  procfs: %s/proc\n"
+          "rapl:\n  zones: []\n"
+          "cpu:\n  preferredMeters: [rapl]\n"
+          "device:\n  msr:\n    enabled: true\n"
+          "    devicePath: %s/dev/cpu/%%d/msr\n"
+          "web:\n  listenAddresses: [\":28282\"]\n",
+          t.root, t.root, t.root);
+  fclose(f);
+  char block[8192];
+  snprintf(block, sizeof(block), "  ConfigFile \"%s\"\n", yaml);
+  char *conf = write_conf(t.dir, NULL, block, 1);
+  ck_assert_int_eq(run_collectd(t.dir, conf, 4.5, NULL), 0);
+  char *logf = path_join(t.dir, "collectd.log");
+  char *log = slurp(logf);
+  ck_assert_msg(strstr(log, "rapl plugin: using rapl-msr") != NULL, "%s", log);
+  ck_assert_msg(count_lines_with(log, "CVE-2020-8694") == 1, "%s", log);
+  ck_assert_msg(count_lines_with(log, "[error]") == 0, "%s", log);
+  csv_t *csv = calloc(1, sizeof(*csv));
+  read_csv(t.dir, csv);
+  ck_assert_msg(series(csv, "rapl/gauge-meter-rapl-msr") != NULL, "%s", log);
+  const series_t *p = series(csv, "rapl-package-0/power-package");
+  ck_assert_msg(p != NULL && p->n >= 2, "no package power:\n%s", log);
+  double watts =
+      (double)sim_zone_power_uw(t.model, sim_find(t.model, "package-0",
+                                                  "package")) / 1e6;
+  for (size_t k = 0; k < p->n; k++)
+    ck_assert_double_eq_tol(p->v[k], watts, 0.01 * watts);
+  printf("ConfigFile enabling MSR: %zu power values, %.3f W (simulated %.3f W)\n",
+         p->n, p->v[p->n - 1], watts);
+  fflush(stdout);
+  free(csv);
+  free(log);
+  free(logf);
+  free(conf);
+  free(yaml);
+  stop_sim(&t);
+}
+END_TEST
+
+/* SPEC 5: a syntax error in the file is a configuration error naming the
+ * file, line and column; collectd refuses to start. */
+START_TEST(config_file_syntax_error_is_refused) {
+  char *dir = make_temp_dir("conf-yaml");
+  char *yaml = path_join(dir, "kepler.yaml");
+  FILE *f = fopen(yaml, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("host:\n  sysfs: /sys\n   procfs: /proc\n", f);
+  fclose(f);
+  char block[8192];
+  snprintf(block, sizeof(block), "  ConfigFile \"%s\"\n", yaml);
+  char *conf = write_conf(dir, "/sys", block, 1);
+  char *log = path_join(dir, "collectd.stderr");
+  char *argv[] = {(char *)env("COLLECTD"), "-T", "-C", conf, NULL};
+  int status = wait_exit(spawn(argv, log), 30);
+  char *logf = path_join(dir, "collectd.log");
+  char *text = slurp(logf);
+  ck_assert_msg(status != 0, "collectd accepted a file with a syntax error");
+  char expected[8300];
+  snprintf(expected, sizeof(expected),
+           "rapl plugin: ConfigFile: %s:3:10: YAML syntax error: ", yaml);
+  ck_assert_msg(count_lines_with(text, expected) == 1, "expected \"%s\" in:\n%s",
+                expected, text);
+  ck_assert_msg(count_lines_with(text, "rapl plugin:") == 1,
+                "not exactly one rapl line:\n%s", text);
+  ck_assert_msg(count_lines_with(text, "[error]") >= 1, "%s", text);
+  free(text);
+  free(logf);
+  free(log);
+  free(conf);
+  free(yaml);
   rm_tree(dir);
   free(dir);
 }
@@ -405,6 +498,8 @@ int main(void) {
   tcase_add_loop_test(config, bad_config_is_refused_with_one_clear_error, 0,
                       (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
   tcase_add_test(config, no_source_is_one_error_and_collectd_runs_on);
+  tcase_add_test(config, config_file_enables_msr);
+  tcase_add_test(config, config_file_syntax_error_is_refused);
   tcase_add_test(config, meters_appearing_after_start_are_picked_up);
   suite_add_tcase(s, config);
   TCase *vg = tcase_create("valgrind");
