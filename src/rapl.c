@@ -11,13 +11,21 @@
 #include <errno.h>
 #include <strings.h>
 
+#include "kepler_config.h"
 #include "meter.h"
 #include "options.h"
 #include "rapl_log.h"
 
 #define PLUGIN_NAME "rapl"
 
+/* What the core runs with: defaults, then the ConfigFile, then every
+ * setting the <Plugin rapl> block names (SPEC 2: the block wins, whatever
+ * the order of its options). */
 static rapl_options_t options;
+/* The block alone (collectd calls rapl_config once per <Plugin rapl>
+ * block; they add up), and the RAPL_OPT_* bits of what it set. */
+static rapl_options_t block_options;
+static unsigned block_set;
 
 /* Before a source is found, the sampling period assumes the fastest wrap
  * of any RAPL counter in service: 2^32 x 15.26 uJ (ESU 16, AMD and DRAM)
@@ -68,7 +76,8 @@ static int config_error(const oconfig_item_t *ci, const char *expected) {
   return -1;
 }
 
-static int config_path(const oconfig_item_t *ci, char *slot) {
+/* An absolute path into `slot` of block_options; `field` its RAPL_OPT_ bit. */
+static int config_path(const oconfig_item_t *ci, char *slot, unsigned field) {
   if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING)
     return config_error(ci, "one string (an absolute path)");
   char err[512];
@@ -77,12 +86,15 @@ static int config_path(const oconfig_item_t *ci, char *slot) {
     ERROR(PLUGIN_NAME " plugin: %s", err);
     return -1;
   }
+  block_set |= field;
   return 0;
 }
 
-static int config_boolean(const oconfig_item_t *ci, bool *value) {
+static int config_boolean(const oconfig_item_t *ci, bool *value,
+                          unsigned field) {
   if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_BOOLEAN) {
     *value = ci->values[0].value.boolean != 0;
+    block_set |= field;
     return 0;
   }
   /* collectd itself also accepts quoted "true"/"false". */
@@ -90,6 +102,7 @@ static int config_boolean(const oconfig_item_t *ci, bool *value) {
     const char *s = ci->values[0].value.string;
     if (strcasecmp(s, "true") == 0 || strcasecmp(s, "false") == 0) {
       *value = strcasecmp(s, "true") == 0;
+      block_set |= field;
       return 0;
     }
     ERROR(PLUGIN_NAME " plugin: %s: expected true or false, got \"%s\"",
@@ -99,7 +112,7 @@ static int config_boolean(const oconfig_item_t *ci, bool *value) {
   return config_error(ci, "one boolean (true or false)");
 }
 
-/* A list of 1..32 strings (Zones, Sources) into names[]; returns the count
+/* A list of 1..32 strings (Zones, Sources, HwmonChips) into names[]; returns the count
  * or -1 after one ERROR line. `expected` says what the strings name. */
 static int config_names(const oconfig_item_t *ci, const char **names,
                         const char *expected) {
@@ -125,10 +138,12 @@ static int config_zones(const oconfig_item_t *ci) {
   char err[512];
   if (n < 0)
     return -1;
-  if (rapl_options_set_zones(&options, names, (size_t)n, err, sizeof(err)) != 0) {
+  if (rapl_options_set_zones(&block_options, names, (size_t)n, err,
+                             sizeof(err)) != 0) {
     ERROR(PLUGIN_NAME " plugin: %s", err);
     return -1;
   }
+  block_set |= RAPL_OPT_ZONES;
   return 0;
 }
 
@@ -138,10 +153,27 @@ static int config_sources(const oconfig_item_t *ci) {
   char err[512];
   if (n < 0)
     return -1;
-  if (rapl_options_set_sources(&options, names, (size_t)n, err, sizeof(err)) != 0) {
+  if (rapl_options_set_sources(&block_options, names, (size_t)n, err,
+                               sizeof(err)) != 0) {
     ERROR(PLUGIN_NAME " plugin: %s", err);
     return -1;
   }
+  block_set |= RAPL_OPT_SOURCES;
+  return 0;
+}
+
+static int config_hwmon_chips(const oconfig_item_t *ci) {
+  const char *names[32];
+  int n = config_names(ci, names, "hwmon chip names");
+  char err[512];
+  if (n < 0)
+    return -1;
+  if (rapl_options_set_hwmon_chips(&block_options, names, (size_t)n, err,
+                                   sizeof(err)) != 0) {
+    ERROR(PLUGIN_NAME " plugin: %s", err);
+    return -1;
+  }
+  block_set |= RAPL_OPT_HWMON_CHIPS;
   return 0;
 }
 
@@ -158,11 +190,14 @@ static int config_msr(const oconfig_item_t *ci) {
     const oconfig_item_t *child = &ci->children[i];
     int status;
     if (strcasecmp(child->key, "Enabled") == 0)
-      status = config_boolean(child, &options.msr_enabled);
+      status = config_boolean(child, &block_options.msr_enabled,
+                              RAPL_OPT_MSR_ENABLED);
     else if (strcasecmp(child->key, "Force") == 0)
-      status = config_boolean(child, &options.msr_force);
+      status = config_boolean(child, &block_options.msr_force,
+                              RAPL_OPT_MSR_FORCE);
     else if (strcasecmp(child->key, "DevicePath") == 0)
-      status = config_path(child, options.msr_device_path);
+      status = config_path(child, block_options.msr_device_path,
+                           RAPL_OPT_MSR_DEVICE_PATH);
     else {
       ERROR(PLUGIN_NAME " plugin: MSR: unknown option \"%s\" (supported: "
                         "Enabled, Force, DevicePath)",
@@ -175,55 +210,75 @@ static int config_msr(const oconfig_item_t *ci) {
   return 0;
 }
 
-/* Options of SPEC section 2 that later versions implement. Refused rather
- * than ignored: an operator who sets `<MSR> Enabled true` must not believe
- * MSR reading is on. */
-static const char *const not_yet_supported[] = {"ActiveIdle", "HwmonChips",
-                                                "ConfigFile"};
+#define SUPPORTED                                                              \
+  "SysfsPath, ProcfsPath, Zones, PerSocket, Total, Sources, ActiveIdle, "      \
+  "HwmonChips, ConfigFile, MSR"
+
+/* options = defaults < ConfigFile < what the block set; then the checks
+ * that need the whole configuration. */
+static int merge_config(void) {
+  rapl_options_t merged;
+  rapl_options_set_defaults(&merged);
+  if (block_set & RAPL_OPT_CONFIG_FILE) {
+    char err[1024 + PATH_MAX];
+    unsigned file_set = 0;
+    if (rapl_kepler_config_load(block_options.config_file, &merged, &file_set,
+                                err, sizeof(err)) != 0) {
+      ERROR(PLUGIN_NAME " plugin: ConfigFile: %s", err);
+      return -1;
+    }
+  }
+  rapl_options_copy(&merged, &block_options, block_set);
+  char err[512];
+  if (rapl_options_check(&merged, err, sizeof(err)) != 0) {
+    ERROR(PLUGIN_NAME " plugin: %s", err);
+    return -1;
+  }
+  options = merged;
+  return 0;
+}
 
 static int rapl_config(oconfig_item_t *ci) {
   for (int i = 0; i < ci->children_num; i++) {
     const oconfig_item_t *child = &ci->children[i];
     int status = 0;
     if (strcasecmp(child->key, "SysfsPath") == 0)
-      status = config_path(child, options.sysfs_path);
+      status = config_path(child, block_options.sysfs_path,
+                           RAPL_OPT_SYSFS_PATH);
     else if (strcasecmp(child->key, "ProcfsPath") == 0)
-      status = config_path(child, options.procfs_path);
+      status = config_path(child, block_options.procfs_path,
+                           RAPL_OPT_PROCFS_PATH);
     else if (strcasecmp(child->key, "Zones") == 0)
       status = config_zones(child);
     else if (strcasecmp(child->key, "PerSocket") == 0)
-      status = config_boolean(child, &options.per_socket);
+      status = config_boolean(child, &block_options.per_socket,
+                              RAPL_OPT_PER_SOCKET);
     else if (strcasecmp(child->key, "Total") == 0)
-      status = config_boolean(child, &options.total);
+      status = config_boolean(child, &block_options.total, RAPL_OPT_TOTAL);
     else if (strcasecmp(child->key, "Sources") == 0)
       status = config_sources(child);
+    else if (strcasecmp(child->key, "ActiveIdle") == 0)
+      status = config_boolean(child, &block_options.active_idle,
+                              RAPL_OPT_ACTIVE_IDLE);
+    else if (strcasecmp(child->key, "HwmonChips") == 0)
+      status = config_hwmon_chips(child);
+    else if (strcasecmp(child->key, "ConfigFile") == 0)
+      status = config_path(child, block_options.config_file,
+                           RAPL_OPT_CONFIG_FILE);
     else if (strcasecmp(child->key, "MSR") == 0)
       status = config_msr(child);
     else {
-      bool planned = false;
-      for (size_t k = 0; k < STATIC_ARRAY_SIZE(not_yet_supported); k++)
-        planned = planned || strcasecmp(child->key, not_yet_supported[k]) == 0;
-      if (planned)
-        ERROR(PLUGIN_NAME " plugin: %s: not supported by this version of the "
-                          "plugin yet (supported: SysfsPath, ProcfsPath, "
-                          "Zones, PerSocket, Total, Sources, MSR)",
-              child->key);
-      else
-        ERROR(PLUGIN_NAME " plugin: unknown option \"%s\" (supported: "
-                          "SysfsPath, ProcfsPath, Zones, PerSocket, Total, "
-                          "Sources, MSR)",
-              child->key);
+      ERROR(PLUGIN_NAME " plugin: unknown option \"%s\" (supported: " SUPPORTED
+                        ")",
+            child->key);
       status = -1;
     }
     if (status != 0)
       return -1;
   }
-  char err[512];
-  if (rapl_options_check(&options, err, sizeof(err)) != 0) {
-    ERROR(PLUGIN_NAME " plugin: %s", err);
-    return -1;
-  }
-  return 0;
+  /* the file is read once the whole block is known, so the block wins
+   * whatever the place of ConfigFile in it */
+  return merge_config();
 }
 
 /* ---- read ------------------------------------------------------------- */
@@ -397,6 +452,8 @@ static int rapl_shutdown(void) {
 
 void module_register(void) {
   rapl_options_set_defaults(&options);
+  rapl_options_set_defaults(&block_options);
+  block_set = 0;
   plugin_register_complex_config(PLUGIN_NAME, rapl_config);
   plugin_register_init(PLUGIN_NAME, rapl_init);
   plugin_register_shutdown(PLUGIN_NAME, rapl_shutdown);
