@@ -43,6 +43,12 @@ int sim_write_all(sim_machine_t *m) {
       if (r != 0 && first == 0)
         first = r;
     }
+  int r = simi_hwmon_write_all(m, 0);
+  if (r != 0 && first == 0)
+    first = r;
+  r = simi_stat_write(m, 0);
+  if (r != 0 && first == 0)
+    first = r;
   return first;
 }
 
@@ -150,5 +156,7 @@ int sim_advance_ns(sim_machine_t *m, uint64_t dt_ns) {
   for (size_t pos = 0; (cc = next_extra_core(m, &pos, &ap)) != NULL;)
     energy_add(core_power_uw(m, ap, cc), dt_ns, &cc->carry, &cc->delivered_nj);
   m->elapsed_ns += dt_ns;
+  simi_hwmon_advance(m);
+  simi_stat_advance(m, dt_ns);
   return sim_write_all(m);
 }

@@ -561,6 +561,8 @@ int sim_cpu_set_online(sim_machine_t *m, unsigned cpu, int on) {
       r = remove_topology(m, cpu);
     if (r == 0)
       r = simi_build_cpu(m); /* lists, cpuN/online, sibling masks, cpuinfo */
+    if (r == 0 && (r = simi_stat_write(m, 1)) != 0) /* no line offline */
+      r = simi_build_fail(m, -r, "cannot rewrite proc/stat");
   }
   if (r == 0 && m->root != NULL && m->msr_files != NULL)
     r = on ? simi_msr_file_create(m, cpu) : simi_msr_file_remove(m, cpu);

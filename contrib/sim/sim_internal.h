@@ -137,6 +137,8 @@ struct sim_machine {
   int served;        /* sim_powercap_set_served: the files are not the view */
   int powercap_built; /* the last sim_build_ex made the powercap tree */
   int cpu_built;      /* ... and sys/devices/system/cpu, proc/cpuinfo */
+  struct sim_hwmon_state *hw; /* sim_hwmon.c; NULL without hwmon: */
+  struct sim_stat_state *st;  /* sim_stat.c; NULL without stat: */
 };
 
 /* ---- Kernel arithmetic of a zone's counter (sim_counter.c) ---- */
@@ -177,6 +179,7 @@ typedef struct {
   size_t err_len;
   yaml_node_t *cpu_node, *offline_node, *msr_node; /* for later checks */
   yaml_node_t *zero_nodes[SIM_MAX_ZERO];
+  yaml_node_t *stat_node;
 } load_ctx_t;
 
 
@@ -214,6 +217,11 @@ int simi_sec_powercap(load_ctx_t *c, yaml_node_t *v); /* sim_powercap.c */
 int simi_sec_mmio(load_ctx_t *c, yaml_node_t *v);     /* sim_powercap.c */
 int simi_sec_cpu(load_ctx_t *c, yaml_node_t *v);      /* sim_cpu.c */
 int simi_sec_msr(load_ctx_t *c, yaml_node_t *v);      /* sim_msr.c */
+int simi_sec_hwmon(load_ctx_t *c, yaml_node_t *v);    /* sim_hwmon.c */
+int simi_sec_stat(load_ctx_t *c, yaml_node_t *v);     /* sim_stat.c */
+/* true/false */
+int simi_get_bool(load_ctx_t *c, const yaml_node_t *n, const char *what,
+                  int *out);
 /* Checks across the cpu:, msr: and powercap: sections, and the register
  * groups derived from them (sim_msr.c); 0 or -1 with the error set. */
 int simi_finish_cpu_msr(load_ctx_t *c);
@@ -297,5 +305,24 @@ int simi_msr_file_write(sim_machine_t *m, size_t cpu, int force);
 int simi_msr_file_create(sim_machine_t *m, size_t cpu);
 int simi_msr_file_remove(sim_machine_t *m, size_t cpu);
 void simi_close_msr_files(sim_machine_t *m);
+
+/* ---- hwmon chips (sim_hwmon.c) ---- */
+
+int simi_build_hwmon(sim_machine_t *m);
+/* Bring every channel to m->elapsed_ns (after it moved on). */
+void simi_hwmon_advance(sim_machine_t *m);
+int simi_hwmon_write_all(sim_machine_t *m, int force);
+void simi_hwmon_close(sim_machine_t *m); /* the writer fds (rebuild) */
+void simi_hwmon_free(sim_machine_t *m);
+
+/* ---- /proc/stat (sim_stat.c) ---- */
+
+/* Checks against cpu: once everything is loaded; 0 or -1. */
+int simi_stat_finish(load_ctx_t *c);
+int simi_build_stat(sim_machine_t *m);
+void simi_stat_advance(sim_machine_t *m, uint64_t dt_ns);
+int simi_stat_write(sim_machine_t *m, int force);
+void simi_stat_close(sim_machine_t *m);
+void simi_stat_free(sim_machine_t *m);
 
 #endif /* SIM_INTERNAL_H */

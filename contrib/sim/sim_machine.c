@@ -25,6 +25,8 @@
  *   sim_powercap.c  powercap zones: YAML, sysfs tree, faults, accessors
  *   sim_cpu.c       cpu: topology, sys/devices/system/cpu, /proc/cpuinfo
  *   sim_msr.c       msr: registers, sparse msr files, AMD per-core counters
+ *   sim_hwmon.c     hwmon: chips, channels, sys/class/hwmon
+ *   sim_stat.c      stat: /proc/stat from per-CPU busy fractions
  *   sim_fs.c        writing files, directories and links
  */
 #ifndef _GNU_SOURCE
@@ -61,6 +63,8 @@ void sim_free(sim_machine_t *m) {
   if (m == NULL)
     return;
   simi_close_msr_files(m);
+  simi_hwmon_close(m);
+  simi_stat_close(m);
   for (size_t i = 0; i < m->n_zones; i++)
     zone_free(&m->zones[i]);
   free(m->zones);
@@ -73,6 +77,8 @@ void sim_free(sim_machine_t *m) {
   free(m->amd);
   free(m->name);
   free(m->description);
+  simi_hwmon_free(m);
+  simi_stat_free(m);
   free(m->root);
   free(m);
 }
@@ -91,6 +97,8 @@ static void close_fds(sim_machine_t *m) {
     z->dir = NULL;
   }
   simi_close_msr_files(m);
+  simi_hwmon_close(m);
+  simi_stat_close(m);
 }
 
 int sim_build(sim_machine_t *m, const char *root) {
@@ -149,6 +157,10 @@ int sim_build_ex(sim_machine_t *m, const char *root,
     return r;
   m->cpu_built = o->cpu && m->cpu.present;
   if (o->msr_files && (r = simi_build_msr_files(m)) != 0)
+    return r;
+  if ((r = simi_build_hwmon(m)) != 0)
+    return r;
+  if (o->cpu && (r = simi_build_stat(m)) != 0)
     return r;
   return 0;
 }

@@ -295,6 +295,67 @@ uint64_t sim_amd_core_truth_nj(const sim_machine_t *m, unsigned package,
 uint32_t sim_amd_core_raw32(const sim_machine_t *m, unsigned package,
                             size_t core_index);
 
+/* ---- hwmon chips (the hwmon: section, sim_hwmon.c) --------------------
+ * Built by sim_build / sim_build_ex whenever the description has chips:
+ * ROOT/sys/class/hwmon/hwmonN -> ../../devices/<device>/hwmon/hwmonN, N in
+ * file order.  The channel files (and `name`) are in hwmonN, or for
+ * layout acpi_power_meter in hwmonN/device/ (REFERENCE.md 3.4).
+ * sim_advance_ns moves every energy and power channel on (energyN_input:
+ * uJ, 64-bit, start + energy delivered; powerN_input / powerN_average: the
+ * power now, uW) and rewrites the value files in place.  Channels are
+ * numbered 0 .. sim_hwmon_channel_count-1 over all chips, in file order. */
+size_t sim_hwmon_chip_count(const sim_machine_t *m);
+const char *sim_hwmon_chip_name(const sim_machine_t *m, size_t chip); /* "apm_xgene" */
+const char *sim_hwmon_chip_hwmon(const sim_machine_t *m, size_t chip); /* "hwmon0" */
+/* absolute directory holding `name` and the channel files (hwmonN, or
+ * hwmonN's device directory for ACPI power_meter); NULL before sim_build */
+const char *sim_hwmon_chip_attr_dir(const sim_machine_t *m, size_t chip);
+size_t sim_hwmon_channel_count(const sim_machine_t *m);
+/* ("hwmon1", "power2") -> 0 and *ch, or -ENOENT */
+int sim_hwmon_find(const sim_machine_t *m, const char *hwmon,
+                   const char *channel, size_t *ch);
+size_t sim_hwmon_channel_chip(const sim_machine_t *m, size_t ch);
+const char *sim_hwmon_channel_name(const sim_machine_t *m, size_t ch); /* "power1" */
+const char *sim_hwmon_channel_label(const sim_machine_t *m, size_t ch); /* NULL: none */
+/* energy and power channels: the power now (uW), and the exact energy
+ * delivered since the start (nJ, floor of the integral; start_uj excluded) */
+uint64_t sim_hwmon_power_uw(const sim_machine_t *m, size_t ch);
+uint64_t sim_hwmon_truth_nj(const sim_machine_t *m, size_t ch);
+/* energy channels: the energyN_input value (uJ) without a sentinel */
+uint64_t sim_hwmon_energy_uj(const sim_machine_t *m, size_t ch);
+/* what the channel's value files show now (the sentinel when set) */
+uint64_t sim_hwmon_value(const sim_machine_t *m, size_t ch);
+/* From now on: constant power, or a linear ramp from the power now to
+ * to_uw over over_ns, then constant.  -EINVAL for other channels. */
+int sim_hwmon_set_power_uw(sim_machine_t *m, size_t ch, uint64_t power_uw);
+int sim_hwmon_ramp(sim_machine_t *m, size_t ch, uint64_t to_uw,
+                   uint64_t over_ns);
+/* in, curr, temp channels: the value (mV, mA, millidegree C) */
+int sim_hwmon_set_value(sim_machine_t *m, size_t ch, uint64_t value);
+/* on: the value files show the sentinel (default all-ones; power
+ * 4294967295000 as ACPI's UNKNOWN_POWER), while the energy keeps flowing */
+int sim_hwmon_set_sentinel(sim_machine_t *m, size_t ch, int on);
+/* writes <channel>_enable (creating it) */
+int sim_hwmon_set_enable(sim_machine_t *m, size_t ch, int on);
+
+/* ---- /proc/stat (the stat: section, sim_stat.c) -------------------------
+ * ROOT/proc/stat (built with the CPU view: sim_build_ex .cpu): the "cpu"
+ * line sums every CPU, one "cpuN" line per online CPU, fields user nice
+ * system idle iowait irq softirq steal guest guest_nice in USER_HZ (100)
+ * ticks.  sim_advance_ns gives each online CPU dt x busy as busy time (3/4
+ * user, 1/4 system) and the rest as idle (a stat.iowait fraction of it as
+ * iowait); an offline CPU's times stand still.  CPUs are those of the cpu:
+ * section, or stat.cpus (all online, package 0) without one. */
+int sim_has_stat(const sim_machine_t *m);
+size_t sim_stat_cpu_count(const sim_machine_t *m);
+/* 0..1 from now on; 0 or -EINVAL (no stat:, no such CPU, out of range) */
+int sim_cpu_set_busy(sim_machine_t *m, unsigned cpu, double fraction);
+double sim_cpu_busy(const sim_machine_t *m, unsigned cpu);
+/* what the cpuN line says now: busy = user + nice + system + irq + softirq
+ * + steal, total = busy + idle + iowait (ticks) */
+uint64_t sim_stat_busy_ticks(const sim_machine_t *m, unsigned cpu);
+uint64_t sim_stat_total_ticks(const sim_machine_t *m, unsigned cpu);
+
 /* Kernel arithmetic, exposed for tests. */
 uint64_t sim_unit_nj_from_esu(unsigned esu);       /* 1000000000 / (1 << esu) */
 uint64_t sim_max_range_uj_for_unit(uint64_t unit_nj); /* 0xFFFFFFFF * unit_nj / 1000 */

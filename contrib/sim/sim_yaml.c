@@ -231,6 +231,19 @@ int simi_walk_mapping(load_ctx_t *c, yaml_node_t *map, const char *what,
 }
 
 
+int simi_get_bool(load_ctx_t *c, const yaml_node_t *n, const char *what,
+                  int *out) {
+  if (simi_expect_type(c, n, YAML_SCALAR_NODE, what) != 0)
+    return -1;
+  const char *s = simi_scalar(n);
+  if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+      (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)) {
+    *out = s[0] == 't';
+    return 0;
+  }
+  return simi_fail(c, n, "%s must be true or false, got \"%s\"", what, s);
+}
+
 /* --- top level: one handler per section; a new section is one more entry --- */
 
 static int sec_machine(load_ctx_t *c, yaml_node_t *v) {
@@ -255,6 +268,8 @@ static const struct {
     {"mmio", simi_sec_mmio, 0},
     {"cpu", simi_sec_cpu, 0},
     {"msr", simi_sec_msr, 0},
+    {"hwmon", simi_sec_hwmon, 0},
+    {"stat", simi_sec_stat, 0},
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -276,7 +291,9 @@ static int load_root(load_ctx_t *c, yaml_node_t *root) {
     if (sections[i].required && !(seen & (1u << i)))
       return simi_fail(c, root, "missing required top-level key \"%s\"",
                   sections[i].key);
-  return simi_finish_cpu_msr(c);
+  if (simi_finish_cpu_msr(c) != 0)
+    return -1;
+  return simi_stat_finish(c);
 }
 
 static sim_machine_t *load(yaml_parser_t *parser, const char *file, char *err,
