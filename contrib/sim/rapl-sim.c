@@ -186,6 +186,16 @@ static int write_truth(const sim_machine_t *m, const char *path) {
     for (size_t k = 0; k < sim_amd_core_count(m, p); k++)
       fprintf(f, "amd-core:%u:%zu core %" PRIu64 " %" PRIu64 "\n", p, k,
               sim_amd_core_truth_nj(m, p, k), sim_elapsed_ns(m));
+  /* hwmon energy and power channels: "hwmon:<hwmonN>:<channel>" */
+  for (size_t c = 0; c < sim_hwmon_channel_count(m); c++) {
+    const char *ch = sim_hwmon_channel_name(m, c);
+    if (strncmp(ch, "energy", 6) != 0 && strncmp(ch, "power", 5) != 0)
+      continue;
+    fprintf(f, "hwmon:%s:%s %s %" PRIu64 " %" PRIu64 "\n",
+            sim_hwmon_chip_hwmon(m, sim_hwmon_channel_chip(m, c)), ch,
+            sim_hwmon_chip_name(m, sim_hwmon_channel_chip(m, c)),
+            sim_hwmon_truth_nj(m, c), sim_elapsed_ns(m));
+  }
   int bad = ferror(f);
   if (fclose(f) != 0)
     bad = 1;
