@@ -8,7 +8,8 @@
  *   powercap: raw = energy_uj, 1 unit = 1 uJ, wraps at max_energy_range_uj;
  *   MSR:      raw = 32-bit register, 1 unit = the decoded energy unit,
  *             wraps at 2^32;
- *   hwmon:    raw = energyN_input in uJ (64-bit, never wraps).
+ *   hwmon:    raw = energyN_input in uJ (64-bit, never wraps), or the
+ *             source's own integral of powerN_* (or inN x currN) in uJ.
  * A source's file is the only code that touches its files.
  */
 #ifndef RAPL_ENERGY_SOURCE_H
@@ -71,5 +72,6 @@ typedef struct {
 
 extern const rapl_source_ops_t rapl_powercap_source;
 extern const rapl_source_ops_t rapl_msr_source;
+extern const rapl_source_ops_t rapl_hwmon_source;
 
 #endif

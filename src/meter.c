@@ -72,6 +72,8 @@ static const rapl_source_ops_t *source_ops(rapl_source_kind_t kind) {
     return &rapl_powercap_source;
   case RAPL_SOURCE_MSR:
     return &rapl_msr_source;
+  case RAPL_SOURCE_HWMON:
+    return &rapl_hwmon_source;
   default:
     return NULL;
   }

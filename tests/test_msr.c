@@ -818,7 +818,9 @@ START_TEST(never_msr_unless_enabled) {
   ck_assert_msg(strstr(why, "powercap: ") != NULL, "%s", why);
   ck_assert_msg(strstr(why, "msr: disabled (raw MSR reading is opt-in: <MSR> "
                             "Enabled true)") != NULL, "%s", why);
-  ck_assert_msg(strstr(why, "hwmon: not supported by this version yet") != NULL,
+  /* hwmon is tried too, and says why it was not used (no chip here) */
+  ck_assert_msg(strstr(why, "hwmon: ") != NULL &&
+                    strstr(why, "not supported by this version") == NULL,
                 "%s", why);
   ck_assert_uint_eq(log_count("CVE"), 0);
   rapl_meter_free(meter);
