@@ -33,14 +33,15 @@ typedef struct {
 
 __attribute__((format(printf, 3, 4))) static int
 fail_at(reader_t *r, yaml_mark_t mark, const char *fmt, ...) {
-  int n = snprintf(r->err, r->err_len, "%s:%zu:%zu: ", r->name, mark.line + 1,
-                   mark.column + 1);
-  if (n >= 0 && (size_t)n < r->err_len) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->err + n, r->err_len - (size_t)n, fmt, ap);
-    va_end(ap);
-  }
+  char what[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  /* clang-analyzer 14 misreads va_start here (valist.Uninitialized) */
+  // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
+  vsnprintf(what, sizeof(what), fmt, ap);
+  va_end(ap);
+  snprintf(r->err, r->err_len, "%s:%zu:%zu: %s", r->name, mark.line + 1,
+           mark.column + 1, what);
   return -EINVAL;
 }
 
