@@ -21,6 +21,7 @@
 
 #include "e2e.h"
 #include "energy_source.h"
+#include "meter.h"
 #include "options.h"
 
 typedef struct {
@@ -261,6 +262,44 @@ START_TEST(gone_package_is_not_reattached_to_its_mmio_twin) {
 }
 END_TEST
 
+/* A zone that vanishes and returns between two reads (a module reload)
+ * is one episode: one log line, and a new baseline at once. */
+START_TEST(vanish_and_return_between_two_reads_is_logged_once) {
+  e2e_t t = {0};
+  start_sim_args(&t, "xeon-2s", 3600.0, "--powercap", "fuse", NULL);
+  log_capture_start();
+  rapl_options_t o;
+  rapl_options_set_defaults(&o);
+  snprintf(o.sysfs_path, sizeof(o.sysfs_path), "%s/sys", t.root);
+  rapl_meter_t *m = rapl_meter_new(&o);
+  char why[2048];
+  ck_assert_msg(rapl_meter_start(m, why, sizeof(why)) == 0, "%s", why);
+  const rapl_value_t *v;
+  size_t n;
+  ck_assert_int_eq(rapl_meter_sample(m), 0);
+  ck_assert_int_eq(rapl_meter_values(m, &v, &n), 0);
+  sim_command(&t, "vanish intel-rapl:1");
+  sim_command(&t, "return intel-rapl:1");
+  ck_assert_int_eq(rapl_meter_sample(m), 0); /* back: a new baseline */
+  ck_assert_int_eq(rapl_meter_values(m, &v, &n), 0);
+  usleep(200000);
+  ck_assert_int_eq(rapl_meter_sample(m), 0);
+  /* package-1 and its dram: one line each, nothing else */
+  ck_assert_msg(log_count("the zone was gone and is back (new baseline)") == 2 &&
+                    log_count("reading the counter failed") == 0 &&
+                    log_count("reads again") == 0,
+                "%s", log_text());
+  ck_assert_int_eq(rapl_meter_values(m, &v, &n), 0);
+  bool pkg1 = false;
+  for (size_t i = 0; i < n; i++)
+    pkg1 = pkg1 || (v[i].kind == RAPL_VALUE_POWER &&
+                    strcmp(v[i].zone, "package-1") == 0);
+  ck_assert_msg(pkg1, "package-1 reads again at once");
+  rapl_meter_free(m);
+  stop_sim(&t);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
@@ -269,6 +308,7 @@ int main(void) {
                       (int)(sizeof(faults) / sizeof(faults[0])));
   tcase_add_test(tc, returning_zone_whose_first_read_fails_is_rebaselined);
   tcase_add_test(tc, gone_package_is_not_reattached_to_its_mmio_twin);
+  tcase_add_test(tc, vanish_and_return_between_two_reads_is_logged_once);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }
