@@ -8,6 +8,7 @@
 #include <string.h>
 #include "accounting.h"
 #include "clock.h"
+#include "cpu_activity.h"
 #include "episode.h"
 #include "rapl_log.h"
 
@@ -21,11 +22,25 @@
  * counter (65.5 kJ at the 2 kW cap) needs 16 s. */
 #define MIN_SAFE_PERIOD_NS RAPL_NS_PER_S
 
+/* Active/idle split of one energy total (SPEC 4): each sample's energy is
+ * split by the busy ratio of the CPUs behind it over that sample, so
+ * active + idle is exactly the energy split so far. */
+typedef struct {
+  rapl_cpu_set_t cpus;
+  bool ready;         /* split once: before that nothing is dispatched */
+  uint64_t split_uj;  /* energy split so far: the total at the latest split */
+  uint64_t active_uj; /* of which active; idle = split_uj - active_uj */
+  rapl_power_t power_active, power_idle;
+  uint64_t busy_ticks, total_ticks; /* since the last values: the gauge */
+  double last_ratio;
+} split_t;
+
 typedef struct {
   const rapl_zone_info_t *info;
   rapl_counter_t counter;
   rapl_power_t power;
   uint64_t power_epoch; /* counter.epoch of the power's baseline */
+  split_t split;
   /* this sample's read */
   int rc;
   uint64_t raw;
@@ -38,6 +53,7 @@ typedef struct {
   bool stuck;
 } zone_state_t;
 
+
 /* `total`: one domain summed over every zone that has it. Its power
  * starts afresh whenever a member's epoch moves or a member joins: the
  * sum of the members' epochs and their number say so without any flag
@@ -47,6 +63,7 @@ typedef struct {
   rapl_power_t power;
   uint64_t epoch_sum;
   size_t members;
+  split_t split; /* over every CPU */
 } total_state_t;
 
 struct rapl_meter {
@@ -63,6 +80,13 @@ struct rapl_meter {
   bool any_gone;          /* a zone was gone at the latest sample */
   uint64_t rescan_ns;     /* latest rescan (0: none yet) */
   uint64_t sample_ns;     /* latest sample */
+  /* ActiveIdle: CPU topology (reloaded at each rescan) and the /proc/stat
+   * snapshots of the previous and this sample */
+  rapl_topology_t topo;
+  bool topo_loaded;
+  rapl_cpu_snapshot_t stat_prev, stat_now;
+  bool have_stat_prev;
+  rapl_episode_t stat_problem;
 };
 
 /* The implementation of each source; NULL: not in this version yet. */
@@ -100,6 +124,10 @@ static void stop(rapl_meter_t *meter) {
   meter->zone_count = meter->total_count = meter->value_capacity = 0;
   meter->any_gone = false;
   meter->rescan_ns = meter->sample_ns = 0;
+  rapl_topology_free(&meter->topo);
+  rapl_cpu_snapshot_free(&meter->stat_prev);
+  rapl_cpu_snapshot_free(&meter->stat_now);
+  meter->topo_loaded = meter->have_stat_prev = false;
 }
 
 void rapl_meter_free(rapl_meter_t *meter) {
@@ -136,12 +164,13 @@ static int book_zones(rapl_meter_t *meter) {
     meter->totals = totals;
     memset(&totals[meter->total_count], 0,
            (n - meter->total_count) * sizeof(*totals));
-    /* per zone: energy + power; per total: energy + power; the gauge */
-    rapl_value_t *values = realloc(meter->values, (4 * n + 1) * sizeof(*values));
+    /* per zone and per total: energy, power, active and idle energy and
+     * power, the busy ratio; the meter gauge */
+    rapl_value_t *values = realloc(meter->values, (14 * n + 1) * sizeof(*values));
     if (values == NULL)
       return -ENOMEM;
     meter->values = values;
-    meter->value_capacity = 4 * n + 1;
+    meter->value_capacity = 14 * n + 1;
   }
   for (size_t i = 0; i < n; i++) {
     zone_state_t *z = &meter->zones[i];
@@ -151,9 +180,16 @@ static int book_zones(rapl_meter_t *meter) {
     rapl_counter_init(&z->counter, z->info->wrap_range,
                       z->info->uj_per_unit_num, z->info->uj_per_unit_den,
                       z->info->max_power_uw);
-    if (find_total(meter, z->info->domain) == NULL)
-      snprintf(meter->totals[meter->total_count++].domain,
-               sizeof(meter->totals[0].domain), "%s", z->info->domain);
+    /* a package (or die) zone's CPUs are that package's; psys, hwmon
+     * zones that are not a package, and totals use every CPU (SPEC 4) */
+    bool package = strncmp(z->info->key, "package-", 8) == 0;
+    z->split.cpus = (rapl_cpu_set_t){package ? z->info->package_id : -1,
+                                     package ? z->info->die_id : -1};
+    if (find_total(meter, z->info->domain) == NULL) {
+      total_state_t *total = &meter->totals[meter->total_count++];
+      snprintf(total->domain, sizeof(total->domain), "%s", z->info->domain);
+      total->split.cpus = (rapl_cpu_set_t){-1, -1};
+    }
   }
   meter->zone_count = n;
   return 0;
@@ -225,18 +261,60 @@ static rapl_value_t *push(rapl_meter_t *meter, rapl_value_kind_t kind,
   return v;
 }
 
-static void push_energy_and_power(rapl_meter_t *meter, const char *zone,
+/* Pushes an energy value and, from the second point on, its power; true
+ * when the power was pushed. */
+static bool push_energy_and_power(rapl_meter_t *meter, const char *zone,
                                   const char *domain, uint64_t total_uj,
                                   rapl_power_t *power, uint64_t now_ns) {
   rapl_value_t *energy = push(meter, RAPL_VALUE_ENERGY, zone, domain);
   if (energy != NULL)
     energy->joules = rapl_uj_to_joules(total_uj);
   double watts;
-  if (rapl_power_update(power, total_uj, now_ns, &watts)) {
-    rapl_value_t *p = push(meter, RAPL_VALUE_POWER, zone, domain);
-    if (p != NULL)
-      p->value = watts;
+  if (!rapl_power_update(power, total_uj, now_ns, &watts))
+    return false;
+  rapl_value_t *p = push(meter, RAPL_VALUE_POWER, zone, domain);
+  if (p != NULL)
+    p->value = watts;
+  return true;
+}
+
+/* The active/idle values of a zone or total (SPEC 3), after its own power:
+ * <domain>-active and <domain>-idle energy and power, and with
+ * `ratio_gauge` the CPUs' busy ratio since the last values. `restart`:
+ * the energy was re-baselined, the split's powers start afresh. */
+static void push_split(rapl_meter_t *meter, const char *zone,
+                       const char *domain, split_t *split, bool restart,
+                       bool ratio_gauge, uint64_t now_ns) {
+  char name[RAPL_VALUE_NAME_LEN];
+  if (!split->ready)
+    return; /* /proc/stat has not been read twice yet */
+  if (restart) {
+    rapl_power_forget(&split->power_active);
+    rapl_power_forget(&split->power_idle);
   }
+  snprintf(name, sizeof(name), "%s-active", domain);
+  (void)push_energy_and_power(meter, zone, name, split->active_uj,
+                              &split->power_active, now_ns);
+  snprintf(name, sizeof(name), "%s-idle", domain);
+  (void)push_energy_and_power(meter, zone, name,
+                              split->split_uj - split->active_uj,
+                              &split->power_idle, now_ns);
+  if (ratio_gauge) {
+    rapl_value_t *ratio = push(meter, RAPL_VALUE_RATIO, zone, "cpu_usage_ratio");
+    if (ratio != NULL)
+      ratio->value = split->total_ticks ? (double)split->busy_ticks /
+                                              (double)split->total_ticks
+                                        : split->last_ratio;
+  }
+  split->busy_ticks = split->total_ticks = 0;
+}
+
+/* Whether an earlier zone than i has the same key (one ratio per key). */
+static bool key_seen_before(const rapl_meter_t *meter, size_t i) {
+  for (size_t k = 0; k < i; k++)
+    if (strcmp(meter->zones[k].info->key, meter->zones[i].info->key) == 0)
+      return true;
+  return false;
 }
 
 static void read_zone(rapl_meter_t *meter, size_t i, const uint64_t *fixed_ns) {
@@ -319,11 +397,79 @@ static void account_zone(rapl_meter_t *meter, size_t i) {
  * booked. At most once per sample. */
 static void rescan(rapl_meter_t *meter, uint64_t now_ns) {
   meter->rescan_ns = now_ns;
+  meter->topo_loaded = false; /* CPUs may have come or gone too */
   int added = meter->ops->rescan(meter->source);
   if (added < 0)
     return;
   if (book_zones(meter) != 0)
     rapl_log(RAPL_LOG_ERR, "out of memory while adding zones; retrying");
+}
+
+/* Splits the energy a total gained since its latest split by its CPUs'
+ * busy ratio over this sample. */
+static void split_energy(split_t *split, uint64_t total_uj,
+                         const rapl_meter_t *meter) {
+  if (total_uj < split->split_uj)
+    return; /* cannot happen: totals never go back */
+  uint64_t busy, ticks;
+  rapl_cpu_set_ticks(&meter->stat_prev, &meter->stat_now, &meter->topo,
+                     split->cpus, &busy, &ticks);
+  double ratio = ticks ? (double)busy / (double)ticks : split->last_ratio;
+  if (!(ratio >= 0.0)) /* NaN too */
+    ratio = 0.0;
+  if (ratio > 1.0)
+    ratio = 1.0;
+  split->last_ratio = ratio;
+  uint64_t delta = total_uj - split->split_uj;
+  uint64_t active = (uint64_t)((double)delta * ratio);
+  split->active_uj += active > delta ? delta : active;
+  split->split_uj = total_uj;
+  split->ready = true;
+  split->busy_ticks += busy;
+  split->total_ticks += ticks;
+}
+
+/* ActiveIdle: one read of /proc/stat per sample (not per zone), then each
+ * zone's and total's new energy is split. When /proc/stat cannot be read,
+ * nothing is split now: the energy waits for the next good read. */
+static void split_sample(rapl_meter_t *meter, uint64_t now_ns) {
+  if (!meter->topo_loaded) {
+    char why[256];
+    rapl_topology_free(&meter->topo);
+    if (rapl_topology_load(meter->options.sysfs_path, &meter->topo, why,
+                           sizeof(why)) != 0)
+      meter->topo = (rapl_topology_t){0}; /* no CPU known: ratios hold */
+    meter->topo_loaded = true;
+  }
+  int err = rapl_cpu_snapshot_load(meter->options.procfs_path, &meter->stat_now);
+  if (err != 0) {
+    if (rapl_episode_seen(&meter->stat_problem, err, now_ns))
+      rapl_log(RAPL_LOG_WARNING,
+               "%s/stat: %s; the active/idle split waits until it reads again",
+               meter->options.procfs_path, strerror(-err));
+    return;
+  }
+  if (rapl_episode_cleared(&meter->stat_problem, now_ns))
+    rapl_log(RAPL_LOG_INFO, "%s/stat reads again", meter->options.procfs_path);
+  /* the first snapshot only starts the clock: energy since the plugin
+   * started is split at the next one */
+  for (size_t i = 0; meter->have_stat_prev && i < meter->zone_count; i++) {
+    zone_state_t *z = &meter->zones[i];
+    if (z->read_error == 0)
+      split_energy(&z->split, rapl_counter_total_uj(&z->counter), meter);
+  }
+  for (size_t t = 0; meter->have_stat_prev && t < meter->total_count; t++) {
+    total_state_t *total = &meter->totals[t];
+    uint64_t sum_uj = 0;
+    for (size_t i = 0; i < meter->zone_count; i++)
+      if (strcmp(meter->zones[i].info->domain, total->domain) == 0)
+        sum_uj += rapl_counter_total_uj(&meter->zones[i].counter);
+    split_energy(&total->split, sum_uj, meter);
+  }
+  rapl_cpu_snapshot_t swap = meter->stat_prev;
+  meter->stat_prev = meter->stat_now;
+  meter->stat_now = swap;
+  meter->have_stat_prev = true;
 }
 
 static int sample(rapl_meter_t *meter, const uint64_t *fixed_ns) {
@@ -367,6 +513,8 @@ static int sample(rapl_meter_t *meter, const uint64_t *fixed_ns) {
     account_zone(meter, i);
     meter->any_gone = meter->any_gone || meter->zones[i].rc == -ENODEV;
   }
+  if (meter->options.active_idle)
+    split_sample(meter, now_ns);
   return 0;
 }
 
@@ -383,14 +531,18 @@ int rapl_meter_values(rapl_meter_t *meter, const rapl_value_t **values,
   meter->value_count = 0;
   for (size_t i = 0; i < meter->zone_count; i++) {
     zone_state_t *z = &meter->zones[i];
-    if (z->counter.epoch != z->power_epoch) /* re-baselined: start afresh */
+    bool restart = z->counter.epoch != z->power_epoch;
+    if (restart) /* re-baselined: start afresh */
       rapl_power_forget(&z->power);
     z->power_epoch = z->counter.epoch;
     if (z->read_error != 0 || !meter->options.per_socket)
       continue;
-    push_energy_and_power(meter, z->info->key, z->info->domain,
-                          rapl_counter_total_uj(&z->counter), &z->power,
-                          z->read_ns);
+    if (push_energy_and_power(meter, z->info->key, z->info->domain,
+                              rapl_counter_total_uj(&z->counter), &z->power,
+                              z->read_ns) &&
+        meter->options.active_idle)
+      push_split(meter, z->info->key, z->info->domain, &z->split, restart,
+                 !key_seen_before(meter, i), z->read_ns);
   }
   /* A total is dispatched only when every zone of its domain read in the
    * latest sample: a failed read only delays energy (the next power spans
@@ -414,13 +566,17 @@ int rapl_meter_values(rapl_meter_t *meter, const rapl_value_t **values,
       if (z->read_ns > latest_ns)
         latest_ns = z->read_ns;
     }
-    if (epoch_sum != total->epoch_sum || members != total->members)
+    bool restart = epoch_sum != total->epoch_sum || members != total->members;
+    if (restart)
       rapl_power_forget(&total->power);
     total->epoch_sum = epoch_sum;
     total->members = members;
-    if (read_ok)
-      push_energy_and_power(meter, "total", total->domain, sum_uj,
-                            &total->power, latest_ns);
+    if (read_ok &&
+        push_energy_and_power(meter, "total", total->domain, sum_uj,
+                              &total->power, latest_ns) &&
+        meter->options.active_idle)
+      push_split(meter, "total", total->domain, &total->split, restart,
+                 t == 0, latest_ns);
   }
   char name[RAPL_VALUE_NAME_LEN];
   snprintf(name, sizeof(name), "meter-%s", meter->ops->name);

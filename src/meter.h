@@ -17,6 +17,7 @@ typedef enum {
   RAPL_VALUE_ENERGY, /* joules, monotonic counter (collectd: derive) */
   RAPL_VALUE_POWER,  /* watts over the last interval (collectd: power) */
   RAPL_VALUE_METER,  /* 1: this meter is in use (collectd: gauge) */
+  RAPL_VALUE_RATIO,  /* CPU busy ratio 0..1 of a zone (collectd: gauge) */
 } rapl_value_kind_t;
 
 #define RAPL_VALUE_NAME_LEN 64
@@ -26,7 +27,7 @@ typedef struct {
   char zone[RAPL_ZONE_KEY_LEN];   /* plugin_instance; "" for the meter gauge */
   char name[RAPL_VALUE_NAME_LEN]; /* type_instance: domain, "meter-<source>" */
   uint64_t joules;                /* RAPL_VALUE_ENERGY */
-  double value;                   /* RAPL_VALUE_POWER, RAPL_VALUE_METER */
+  double value;                   /* RAPL_VALUE_POWER, _METER, _RATIO */
 } rapl_value_t;
 
 typedef struct rapl_meter rapl_meter_t;

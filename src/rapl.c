@@ -295,6 +295,7 @@ static void dispatch(const rapl_value_t *v, value_list_t *vl) {
     sstrncpy(vl->type, "power", sizeof(vl->type));
     break;
   case RAPL_VALUE_METER:
+  case RAPL_VALUE_RATIO:
     value.gauge = v->value;
     sstrncpy(vl->type, "gauge", sizeof(vl->type));
     break;

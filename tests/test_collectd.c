@@ -160,9 +160,42 @@ static void check_machine(const char *machine, via_t via) {
   expect_t e[64];
   size_t ne = expected_zones(t.model, e, 64, via == VIA_MSR && amd);
   /* exactly the expected identifiers: derive + power per zone and total,
-   * and the meter gauge */
-  ck_assert_msg(csv->n == 2 * ne + 1, "%s: %zu series, expected %zu", machine,
-                csv->n, 2 * ne + 1);
+   * and the meter gauge; with ActiveIdle (on by default) where the
+   * ProcfsPath has a stat file, active and idle derive + power per zone
+   * and total and one cpu_usage_ratio gauge per zone key */
+  char statf[4096];
+  if (via == VIA_MSR)
+    snprintf(statf, sizeof(statf), "%s/proc/stat", t.root);
+  else
+    snprintf(statf, sizeof(statf), "/proc/stat");
+  bool split = access(statf, R_OK) == 0;
+  size_t keys = 0;
+  for (size_t i = 0; i < ne; i++) {
+    bool seen = false;
+    for (size_t k = 0; k < i; k++)
+      seen = seen || strcmp(e[k].zone, e[i].zone) == 0;
+    keys += !seen;
+  }
+  size_t want = 2 * ne + 1 + (split ? 4 * ne + keys : 0);
+  ck_assert_msg(csv->n == want, "%s: %zu series, expected %zu", machine,
+                csv->n, want);
+  for (size_t i = 0; split && i < ne; i++) {
+    char id[8192], ida[8192], idi[8192];
+    snprintf(id, sizeof(id), "rapl-%s/derive-%s", e[i].zone, e[i].domain);
+    snprintf(ida, sizeof(ida), "rapl-%s/derive-%s-active", e[i].zone, e[i].domain);
+    snprintf(idi, sizeof(idi), "rapl-%s/derive-%s-idle", e[i].zone, e[i].domain);
+    const series_t *all = series(csv, id), *a = series(csv, ida),
+                   *idle = series(csv, idi);
+    /* no split at the first read, as no power */
+    ck_assert_msg(all && a && idle && a->n + 1 == all->n && idle->n + 1 == all->n,
+                  "%s: %s split missing", machine, id);
+    /* active + idle is the zone's energy: the floors of two exact parts
+     * lose less than 2 J together */
+    double sum = a->v[a->n - 1] + idle->v[idle->n - 1], whole = all->v[all->n - 1];
+    ck_assert_msg(sum <= whole && whole - sum < 2.0,
+                  "%s: %s active %.0f + idle %.0f vs %.0f J", machine, id,
+                  a->v[a->n - 1], idle->v[idle->n - 1], whole);
+  }
   char gauge[64];
   snprintf(gauge, sizeof(gauge), "rapl/gauge-meter-%s", source);
   ck_assert_ptr_nonnull(series(csv, gauge));

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "meter.h"
 #include "testutil.h"
@@ -29,6 +30,8 @@ static void setup_with(fixture_t *f, const char *machine,
   rapl_options_t o;
   rapl_options_set_defaults(&o);
   snprintf(o.sysfs_path, sizeof(o.sysfs_path), "%s/sys", f->root);
+  /* the energy and power values alone: the split has tests of its own */
+  o.active_idle = false;
   if (tweak)
     tweak(&o);
   f->meter = rapl_meter_new(&o);
@@ -422,6 +425,180 @@ START_TEST(zones_that_appear_later_are_added) {
 }
 END_TEST
 
+/* A bogus tiny max_energy_range_uj (1 mJ: a wrap every 0.5 us at the
+ * cap) must not make the read thread spin: sampling is at most once a
+ * second. */
+START_TEST(tiny_range_does_not_spin_the_sampling) {
+  fixture_t f;
+  log_capture_start();
+  f.sim = sim_start("xeon-2s", &f.root);
+  ck_assert_int_eq(sim_zone_set_range(f.sim, sim_find(f.sim, "package-0", "dram"),
+                                      SIM_RANGE_VALUE, 1000), 0);
+  rapl_options_t o;
+  rapl_options_set_defaults(&o);
+  snprintf(o.sysfs_path, sizeof(o.sysfs_path), "%s/sys", f.root);
+  f.meter = rapl_meter_new(&o);
+  char why[2048];
+  ck_assert_msg(rapl_meter_start(f.meter, why, sizeof(why)) == 0, "%s", why);
+  ck_assert_uint_eq(rapl_meter_safe_period_ns(f.meter), SEC);
+  teardown(&f);
+}
+END_TEST
+
+/* ---- active/idle (SPEC 3, 4) ---- */
+
+static void split_on(rapl_options_t *o) { o->active_idle = true; }
+
+/* ROOT/proc/stat for the simulated CPUs: `ticks` more per CPU, busy at
+ * the fraction of its package (busy[package]); absent CPUs get no line. */
+typedef struct {
+  uint64_t busy[64], idle[64];
+} stat_t;
+
+static void write_stat(fixture_t *f, stat_t *st, uint64_t ticks,
+                       const double *busy_by_package, unsigned skip_cpu) {
+  char path[4096], text[16384];
+  snprintf(path, sizeof(path), "%s/proc", f->root);
+  mkdir(path, 0755);
+  snprintf(path, sizeof(path), "%s/proc/stat", f->root);
+  size_t len = (size_t)snprintf(text, sizeof(text), "cpu  0 0 0 0 0 0 0 0 0 0\n");
+  for (unsigned c = 0; c < sim_cpu_count(f->sim) && c < 64; c++) {
+    uint64_t b = (uint64_t)((double)ticks * busy_by_package[sim_cpu_package(f->sim, c)] + 0.5);
+    st->busy[c] += b;
+    st->idle[c] += ticks - b;
+    if (c == skip_cpu)
+      continue;
+    /* busy split over user and system, idle over idle and iowait */
+    len += (size_t)snprintf(text + len, sizeof(text) - len,
+                            "cpu%u %llu 0 %llu %llu %llu 0 0 0 0 0\n", c,
+                            (unsigned long long)(st->busy[c] - st->busy[c] / 3),
+                            (unsigned long long)(st->busy[c] / 3),
+                            (unsigned long long)(st->idle[c] - st->idle[c] / 4),
+                            (unsigned long long)(st->idle[c] / 4));
+  }
+  snprintf(text + len, sizeof(text) - len, "intr 0\nctxt 0\n");
+  FILE *out = fopen(path, "w");
+  ck_assert_ptr_nonnull(out);
+  fputs(text, out);
+  fclose(out);
+}
+
+static double value_of(const fixture_t *f, rapl_value_kind_t kind,
+                       const char *zone, const char *name) {
+  const rapl_value_t *v = find(f, kind, zone, name);
+  ck_assert_msg(v != NULL, "no %s/%s", zone, name);
+  return kind == RAPL_VALUE_ENERGY ? (double)v->joules : v->value;
+}
+
+/* One socket busy, the other idle: each socket's split follows its own
+ * CPUs, the totals all of them; active + idle is the zone's energy. */
+START_TEST(active_idle_follows_each_sockets_cpus) {
+  fixture_t f;
+  setup_with(&f, "xeon-2s", split_on);
+  /* procfs of the simulated machine */
+  rapl_meter_free(f.meter);
+  rapl_options_t o;
+  rapl_options_set_defaults(&o);
+  snprintf(o.sysfs_path, sizeof(o.sysfs_path), "%s/sys", f.root);
+  snprintf(o.procfs_path, sizeof(o.procfs_path), "%s/proc", f.root);
+  f.meter = rapl_meter_new(&o);
+  char why[2048];
+  ck_assert_msg(rapl_meter_start(f.meter, why, sizeof(why)) == 0, "%s", why);
+  static stat_t st;
+  memset(&st, 0, sizeof(st));
+  const double busy[2] = {0.9, 0.05};
+  write_stat(&f, &st, 0, busy, 999);
+  step(&f, 0); /* baseline: no split */
+  ck_assert_ptr_null(find(&f, RAPL_VALUE_ENERGY, "package-0", "package-active"));
+  for (int k = 0; k < 6; k++) {
+    ck_assert_int_eq(sim_advance_ns(f.sim, 10 * SEC), 0);
+    f.now_ns += 10 * SEC;
+    write_stat(&f, &st, 1000, busy, 999);
+    step(&f, 0);
+  }
+  double p0 = sim_watts(&f, "package-0", "package");
+  double p1 = sim_watts(&f, "package-1", "package");
+  /* totals: every online CPU (some of this machine's are offline) */
+  double n[2] = {0, 0};
+  for (unsigned c = 0; c < sim_cpu_count(f.sim); c++)
+    if (sim_cpu_online(f.sim, c))
+      n[sim_cpu_package(f.sim, c)]++;
+  double all = (busy[0] * n[0] + busy[1] * n[1]) / (n[0] + n[1]);
+  ck_assert_double_eq_tol(value_of(&f, RAPL_VALUE_RATIO, "package-0", "cpu_usage_ratio"), 0.9, 1e-9);
+  ck_assert_double_eq_tol(value_of(&f, RAPL_VALUE_RATIO, "package-1", "cpu_usage_ratio"), 0.05, 1e-9);
+  ck_assert_double_eq_tol(value_of(&f, RAPL_VALUE_RATIO, "total", "cpu_usage_ratio"), all, 1e-9);
+  ck_assert_double_eq_tol(value_of(&f, RAPL_VALUE_POWER, "package-0", "package-active"), 0.9 * p0, 0.01);
+  ck_assert_double_eq_tol(value_of(&f, RAPL_VALUE_POWER, "package-0", "package-idle"), 0.1 * p0, 0.01);
+  ck_assert_double_eq_tol(value_of(&f, RAPL_VALUE_POWER, "package-1", "package-active"), 0.05 * p1, 0.01);
+  ck_assert_double_eq_tol(value_of(&f, RAPL_VALUE_POWER, "total", "package-active"),
+                          all * (p0 + p1), 0.01);
+  ck_assert_double_eq_tol(value_of(&f, RAPL_VALUE_POWER, "package-1", "dram-active"),
+                          0.05 * sim_watts(&f, "package-1", "dram"), 0.01);
+  /* the identity, in whole joules after flooring each part */
+  const char *zones[] = {"package-0", "package-1", "total"};
+  const char *domains[] = {"package", "dram"};
+  for (size_t z = 0; z < 3; z++)
+    for (size_t d = 0; d < 2; d++) {
+      char a[64], i[64];
+      snprintf(a, sizeof(a), "%s-active", domains[d]);
+      snprintf(i, sizeof(i), "%s-idle", domains[d]);
+      double whole = value_of(&f, RAPL_VALUE_ENERGY, zones[z], domains[d]);
+      double sum = value_of(&f, RAPL_VALUE_ENERGY, zones[z], a) +
+                   value_of(&f, RAPL_VALUE_ENERGY, zones[z], i);
+      ck_assert_msg(sum <= whole && whole - sum <= 1.0, "%s/%s: %.0f + %.0f J of %.0f J",
+                    zones[z], domains[d], value_of(&f, RAPL_VALUE_ENERGY, zones[z], a),
+                    value_of(&f, RAPL_VALUE_ENERGY, zones[z], i), whole);
+    }
+  teardown(&f);
+}
+END_TEST
+
+/* /proc/stat going wrong: a CPU offline, a malformed file, counters that
+ * restart. No ratio leaves 0..1, and no energy is lost from the split. */
+START_TEST(proc_stat_faults_keep_the_split_whole) {
+  fixture_t f;
+  setup_with(&f, "xeon-2s", split_on);
+  rapl_meter_free(f.meter);
+  rapl_options_t o;
+  rapl_options_set_defaults(&o);
+  snprintf(o.sysfs_path, sizeof(o.sysfs_path), "%s/sys", f.root);
+  snprintf(o.procfs_path, sizeof(o.procfs_path), "%s/proc", f.root);
+  f.meter = rapl_meter_new(&o);
+  char why[2048];
+  ck_assert_msg(rapl_meter_start(f.meter, why, sizeof(why)) == 0, "%s", why);
+  static stat_t st;
+  memset(&st, 0, sizeof(st));
+  const double busy[2] = {0.5, 0.5};
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/proc/stat", f.root);
+  write_stat(&f, &st, 0, busy, 999);
+  step(&f, 0);
+  for (int k = 0; k < 8; k++) {
+    ck_assert_int_eq(sim_advance_ns(f.sim, 10 * SEC), 0);
+    f.now_ns += 10 * SEC;
+    if (k == 2)
+      memset(st.busy, 0, sizeof(st.busy[0]) * 2); /* CPUs 0-1 restarted */
+    write_stat(&f, &st, 1000, busy, k == 4 ? 3u : 999u); /* CPU 3 offline */
+    if (k == 5)
+      write_file(path, "cpu0 1 2 oops\n");
+    step(&f, 0);
+    for (size_t i = 0; i < f.count; i++) {
+      if (f.values[i].kind == RAPL_VALUE_RATIO)
+        ck_assert(f.values[i].value >= 0 && f.values[i].value <= 1);
+      if (f.values[i].kind == RAPL_VALUE_POWER)
+        ck_assert(isfinite(f.values[i].value) && f.values[i].value >= 0);
+    }
+  }
+  ck_assert_uint_eq(log_count("stat: Invalid argument"), 1);
+  ck_assert_uint_eq(log_count("stat reads again"), 1);
+  double whole = value_of(&f, RAPL_VALUE_ENERGY, "package-0", "package");
+  double sum = value_of(&f, RAPL_VALUE_ENERGY, "package-0", "package-active") +
+               value_of(&f, RAPL_VALUE_ENERGY, "package-0", "package-idle");
+  ck_assert_msg(sum <= whole && whole - sum <= 1.0, "%.0f of %.0f J", sum, whole);
+  teardown(&f);
+}
+END_TEST
+
 START_TEST(no_source_explains_why) {
   char *root = make_temp_dir("nosrc");
   rapl_options_t o;
@@ -469,6 +646,9 @@ int main(void) {
   tcase_add_test(tc, no_source_explains_why);
   tcase_add_test(tc, flapping_error_logs_one_episode);
   tcase_add_test(tc, zones_that_appear_later_are_added);
+  tcase_add_test(tc, tiny_range_does_not_spin_the_sampling);
+  tcase_add_test(tc, active_idle_follows_each_sockets_cpus);
+  tcase_add_test(tc, proc_stat_faults_keep_the_split_whole);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

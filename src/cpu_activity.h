@@ -1,0 +1,59 @@
+/* cpu_activity.h - how busy a set of CPUs was, from /proc/stat (SPEC 4).
+ *
+ * The parser is a pure function over bytes (unit-tested and fuzzed); the
+ * loader reads <ProcfsPath>/stat once per sample. A set's busy ratio over
+ * an interval is Δbusy / Δ(busy + idle + iowait) summed over its CPUs that
+ * have a line in both snapshots and whose counters did not go back (a CPU
+ * hot-replugged starts again from 0): never outside 0..1.
+ */
+#ifndef RAPL_CPU_ACTIVITY_H
+#define RAPL_CPU_ACTIVITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu_topology.h"
+
+/* One CPU's times, in USER_HZ ticks. busy = user + nice + system + irq +
+ * softirq + steal; idle = idle + iowait (guest time is inside user). */
+typedef struct {
+  bool present; /* the CPU has a line */
+  uint64_t busy;
+  uint64_t idle;
+} rapl_cpu_times_t;
+
+typedef struct {
+  rapl_cpu_times_t *cpus; /* indexed by CPU number */
+  size_t count;           /* entries in cpus */
+} rapl_cpu_snapshot_t;
+
+/* The per-CPU lines ("cpuN user nice system idle iowait irq softirq steal
+ * ...") of /proc/stat into times[0..max_cpus). The aggregate "cpu" line
+ * and other lines are ignored; at least the four first fields are needed
+ * (older kernels have fewer than eight). Returns the number of CPU lines,
+ * or -EINVAL for a malformed cpuN line (nothing is trusted then), -ERANGE
+ * for a CPU number >= max_cpus. */
+int rapl_parse_proc_stat(const char *text, size_t len, rapl_cpu_times_t *times,
+                         size_t max_cpus);
+
+/* Reads <procfs>/stat into snap (allocated on first use; RAPL_MAX_CPUS
+ * entries). 0 or a negative errno. */
+int rapl_cpu_snapshot_load(const char *procfs, rapl_cpu_snapshot_t *snap);
+void rapl_cpu_snapshot_free(rapl_cpu_snapshot_t *snap);
+
+/* A set of CPUs: one package (and die), or all (package < 0). */
+typedef struct {
+  int package; /* -1: every CPU */
+  int die;     /* -1: every die of the package */
+} rapl_cpu_set_t;
+
+/* Busy and total ticks of `set` between two snapshots; the CPUs' packages
+ * and dies come from `topo`. CPUs missing from either snapshot, or whose
+ * counters went back, are left out. */
+void rapl_cpu_set_ticks(const rapl_cpu_snapshot_t *before,
+                        const rapl_cpu_snapshot_t *after,
+                        const rapl_topology_t *topo, rapl_cpu_set_t set,
+                        uint64_t *busy, uint64_t *total);
+
+#endif
