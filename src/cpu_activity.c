@@ -90,7 +90,7 @@ int rapl_cpu_snapshot_load(const char *procfs, rapl_cpu_snapshot_t *snap) {
   if (fd < 0)
     return -errno;
   /* /proc/stat grows with the CPUs (about 100 bytes each) and interrupts */
-  size_t cap = 64 * 1024, len = 0;
+  size_t cap = (size_t)64 * 1024, len = 0;
   char *buf = malloc(cap);
   int err = 0;
   while (buf != NULL) {
@@ -103,7 +103,7 @@ int rapl_cpu_snapshot_load(const char *procfs, rapl_cpu_snapshot_t *snap) {
       break;
     len += (size_t)n;
     if (len == cap) {
-      char *bigger = cap < 64 * 1024 * 1024 ? realloc(buf, cap * 2) : NULL;
+      char *bigger = cap < (size_t)64 * 1024 * 1024 ? realloc(buf, cap * 2) : NULL;
       if (bigger == NULL) {
         err = -EFBIG;
         break;

@@ -138,6 +138,10 @@ START_TEST(fault_is_survived) {
   for (size_t s = 0; s < csv->n; s++) {
     const series_t *x = &csv->s[s];
     char zone[64], domain[32];
+    /* the active/idle split follows this machine's own /proc/stat (no
+     * ProcfsPath here): its identities are test_collectd's and test_meter's */
+    if (strstr(x->id, "-active") != NULL || strstr(x->id, "-idle") != NULL)
+      continue;
     if (sscanf(x->id, "rapl-%63[^/]/power-%31s", zone, domain) == 2) {
       double expect = watts_of(t.model, zone, domain);
       for (size_t k = 0; k < x->n; k++) {
