@@ -39,6 +39,11 @@ START_TEST(malformed_lines_are_refused) {
   ck_assert_int_eq(parse("cpu99 1 2 3 4\n", t), -ERANGE);
   ck_assert_int_eq(parse("cpu0 99999999999999999999 0 0 0\n", t), -EINVAL);
   ck_assert_int_eq(parse("", t), 0);
+  /* the kernel prints no leading zero: "cpu00" would alias cpu0 (found by
+   * fuzz_proc_stat) */
+  ck_assert_int_eq(parse("cpu00 1 2 3 4\n", t), -EINVAL);
+  ck_assert_int_eq(parse("cpu01 1 2 3 4\n", t), -EINVAL);
+  ck_assert_int_eq(parse("cpu0 1 2 3 4\ncpu10 1 2 3 4\n", t), 2);
 }
 END_TEST
 
