@@ -43,8 +43,11 @@ int rapl_parse_proc_stat(const char *text, size_t len, rapl_cpu_times_t *times,
       const char *q = p + 3;
       uint64_t cpu, f[8] = {0};
       size_t fields = 0;
+      const char *number = q;
       if (parse_digits(&q, eol, &cpu) != 0)
         return -EINVAL;
+      if (*number == '0' && q - number > 1)
+        return -EINVAL; /* the kernel prints none: "cpu01" is not cpu1 */
       while (q < eol) {
         if (*q != ' ')
           return -EINVAL;
