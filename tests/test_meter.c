@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "meter.h"
@@ -599,6 +603,60 @@ START_TEST(proc_stat_faults_keep_the_split_whole) {
 }
 END_TEST
 
+/* The container recipe (README "Containers"): the host's /sys and /proc
+ * bind-mounted read-only at another path, SysfsPath and ProcfsPath set. In
+ * a private mount namespace of this test's own process. */
+START_TEST(container_reads_host_trees_mounted_read_only) {
+  fixture_t f;
+  setup_with(&f, "xeon-2s", split_on);
+  rapl_meter_free(f.meter);
+  static stat_t st;
+  memset(&st, 0, sizeof(st));
+  const double busy[2] = {0.5, 0.25};
+  write_stat(&f, &st, 0, busy, 999);
+  ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare: %s", strerror(errno));
+  ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+  char src[4096], dst[2][4096];
+  const char *trees[2] = {"sys", "proc"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(src, sizeof(src), "%s/%s", f.root, trees[i]);
+    snprintf(dst[i], sizeof(dst[i]), "%s/host", f.root);
+    mkdir(dst[i], 0755);
+    snprintf(dst[i], sizeof(dst[i]), "%s/host/%s", f.root, trees[i]);
+    mkdir(dst[i], 0755);
+    ck_assert_msg(mount(src, dst[i], NULL, MS_BIND | MS_REC, NULL) == 0,
+                  "bind %s: %s", dst[i], strerror(errno));
+    ck_assert_msg(mount(NULL, dst[i], NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) == 0,
+                  "read-only %s: %s", dst[i], strerror(errno));
+  }
+  char probe[4200];
+  snprintf(probe, sizeof(probe), "%s/probe", dst[0]);
+  ck_assert_int_eq(open(probe, O_WRONLY | O_CREAT, 0644), -1);
+  ck_assert_int_eq(errno, EROFS);
+  rapl_options_t o;
+  rapl_options_set_defaults(&o);
+  snprintf(o.sysfs_path, sizeof(o.sysfs_path), "%s", dst[0]);
+  snprintf(o.procfs_path, sizeof(o.procfs_path), "%s", dst[1]);
+  f.meter = rapl_meter_new(&o);
+  char why[2048];
+  ck_assert_msg(rapl_meter_start(f.meter, why, sizeof(why)) == 0, "%s", why);
+  step(&f, 0);
+  for (int k = 0; k < 2; k++) {
+    ck_assert_int_eq(sim_advance_ns(f.sim, 10 * SEC), 0);
+    f.now_ns += 10 * SEC;
+    write_stat(&f, &st, 1000, busy, 999);
+    step(&f, 0);
+  }
+  ck_assert_double_eq_tol(value_of(&f, RAPL_VALUE_POWER, "package-0", "package"),
+                          sim_watts(&f, "package-0", "package"), 0.01);
+  ck_assert_double_eq_tol(value_of(&f, RAPL_VALUE_RATIO, "package-1", "cpu_usage_ratio"),
+                          0.25, 1e-9);
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(umount2(dst[i], MNT_DETACH), 0);
+  teardown(&f);
+}
+END_TEST
+
 START_TEST(no_source_explains_why) {
   char *root = make_temp_dir("nosrc");
   rapl_options_t o;
@@ -649,6 +707,7 @@ int main(void) {
   tcase_add_test(tc, tiny_range_does_not_spin_the_sampling);
   tcase_add_test(tc, active_idle_follows_each_sockets_cpus);
   tcase_add_test(tc, proc_stat_faults_keep_the_split_whole);
+  tcase_add_test(tc, container_reads_host_trees_mounted_read_only);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }
