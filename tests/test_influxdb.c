@@ -1,0 +1,408 @@
+/* test_influxdb.c - end to end, forwarding (issue 9): the real collectd
+ * loads rapl.so on a simulated 2-socket Xeon (rapl-sim) and sends what it
+ * dispatches with its network plugin to InfluxDB 1.x (Debian's influxd,
+ * started here on loopback ports, its data in the test's temp dir, with a
+ * [[collectd]] input using only the stock types.db). Over InfluxDB's HTTP
+ * API: exactly the series the README documents (measurement rapl_value,
+ * tags host, instance, type, type_instance), every power within 1 % of the
+ * simulated one, and non_negative_derivative(derive, 1s) within 2 % of the
+ * power series. influxd that cannot start is a failure, not a skip.
+ *
+ * Environment (set by `make check`): COLLECTD, RAPL_PLUGIN_DIR, RAPL_SIM,
+ * RAPL_MACHINES. INFLUXD overrides /usr/bin/influxd. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "e2e.h"
+#include "testutil.h"
+
+/* a loopback port free now (tcp or udp); the kernel's choice */
+static int free_port(int type) {
+  int fd = socket(AF_INET, type, 0);
+  ck_assert_int_ge(fd, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  socklen_t len = sizeof(a);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+/* influxd, killed with this process if a check fails first */
+static pid_t spawn_influxd(const char *conf, const char *log) {
+  const char *bin = getenv("INFLUXD") ? getenv("INFLUXD") : "/usr/bin/influxd";
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+      _exit(127);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    execl(bin, bin, "-config", conf, (char *)NULL);
+    fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+    _exit(127);
+  }
+  return pid;
+}
+
+/* GET /ping answers 204 once influxd is up */
+static bool influx_ping(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return false;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  bool ok = false;
+  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+    const char *req = "GET /ping HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
+      char buf[512];
+      ssize_t n = read(fd, buf, sizeof(buf) - 1);
+      if (n > 0) {
+        buf[n] = 0;
+        ok = strstr(buf, " 204 ") != NULL;
+      }
+    }
+  }
+  close(fd);
+  return ok;
+}
+
+/* one InfluxQL query on database "collectd" through curl; the JSON answer,
+ * malloc'd; times in microseconds since the epoch */
+static char *influx_query(int port, const char *q) {
+  char url[128], qarg[4096];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/query", port);
+  snprintf(qarg, sizeof(qarg), "q=%s", q);
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    dup2(p[1], 1);
+    close(p[0]);
+    close(p[1]);
+    execlp("curl", "curl", "-sS", "--max-time", "10", "-G", url,
+           "--data-urlencode", "db=collectd", "--data-urlencode", "epoch=u",
+           "--data-urlencode", qarg, (char *)NULL);
+    _exit(127);
+  }
+  close(p[1]);
+  size_t cap = 1 << 16, n = 0;
+  char *out = malloc(cap);
+  ck_assert_ptr_nonnull(out);
+  for (;;) {
+    if (n + 4096 > cap) {
+      cap *= 2;
+      out = realloc(out, cap);
+      ck_assert_ptr_nonnull(out);
+    }
+    ssize_t r = read(p[0], out + n, cap - n - 1);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    n += (size_t)r;
+  }
+  out[n] = 0;
+  close(p[0]);
+  int st;
+  ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+  ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "curl failed: %s\n%s", q,
+                out);
+  return out;
+}
+
+/* the [[time, value], ...] pairs of a one-series answer */
+static size_t parse_points(const char *json, double *t, double *v, size_t max) {
+  const char *s = strstr(json, "\"values\":[");
+  if (s == NULL)
+    return 0;
+  s += strlen("\"values\":[");
+  size_t n = 0;
+  while (*s == '[' && n < max) {
+    char *end;
+    t[n] = strtod(s + 1, &end);
+    ck_assert_msg(*end == ',', "bad point in %s", json);
+    v[n] = strtod(end + 1, &end);
+    ck_assert_msg(*end == ']', "bad point in %s", json);
+    n++;
+    s = end + 1;
+    if (*s == ',')
+      s++;
+  }
+  return n;
+}
+
+typedef struct {
+  char zone[64], domain[32];
+  double watts;
+} expect_t;
+
+/* derive + power per zone and domain, and the totals per domain (as in
+ * test_collectd.c; xeon-2s has no AMD core sum) */
+static size_t expected_zones(const sim_machine_t *m, expect_t *e, size_t max) {
+  size_t n = 0;
+  for (size_t i = 0; i < sim_zone_count(m); i++) {
+    const char *parent = sim_zone_parent_name(m, i);
+    const char *name = sim_zone_name(m, i);
+    const char *domain = sim_zone_is_subzone(m, i) ? name
+                         : strncmp(name, "psys", 4) == 0 ? "psys"
+                                                          : "package";
+    bool dup = false;
+    for (size_t k = 0; k < n; k++)
+      dup = dup || (strcmp(e[k].zone, parent) == 0 && strcmp(e[k].domain, domain) == 0);
+    if (dup)
+      continue;
+    ck_assert_uint_lt(n, max);
+    snprintf(e[n].zone, sizeof(e[n].zone), "%s", parent);
+    snprintf(e[n].domain, sizeof(e[n].domain), "%s", domain);
+    e[n].watts = (double)sim_zone_power_uw(m, i) / 1e6;
+    n++;
+  }
+  size_t zones = n;
+  for (size_t i = 0; i < zones; i++) {
+    expect_t *tot = NULL;
+    for (size_t k = zones; k < n; k++)
+      if (strcmp(e[k].domain, e[i].domain) == 0)
+        tot = &e[k];
+    if (tot == NULL) {
+      ck_assert_uint_lt(n, max);
+      tot = &e[n++];
+      snprintf(tot->zone, sizeof(tot->zone), "total");
+      snprintf(tot->domain, sizeof(tot->domain), "%s", e[i].domain);
+      tot->watts = 0;
+    }
+    tot->watts += e[i].watts;
+  }
+  return n;
+}
+
+#define MAXP 256
+
+START_TEST(collectd_network_to_influxdb) {
+  double t0 = now_s();
+  e2e_t t = {0};
+  start_sim(&t, "xeon-2s", 3600);
+  int http = free_port(SOCK_STREAM), rpc = free_port(SOCK_STREAM);
+  int udp = free_port(SOCK_DGRAM);
+  while (rpc == http)
+    rpc = free_port(SOCK_STREAM);
+
+  /* influxd: loopback only, everything under t.dir */
+  char *iconf = path_join(t.dir, "influxdb.conf");
+  FILE *f = fopen(iconf, "w");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f,
+          "reporting-disabled = true\n"
+          "bind-address = \"127.0.0.1:%d\"\n"
+          "[meta]\n  dir = \"%s/influxdb/meta\"\n"
+          "[data]\n  dir = \"%s/influxdb/data\"\n"
+          "  wal-dir = \"%s/influxdb/wal\"\n  query-log-enabled = false\n"
+          "[monitor]\n  store-enabled = false\n"
+          "[http]\n  enabled = true\n  bind-address = \"127.0.0.1:%d\"\n"
+          "  log-enabled = false\n"
+          "[[collectd]]\n  enabled = true\n  bind-address = \"127.0.0.1:%d\"\n"
+          "  database = \"collectd\"\n"
+          "  typesdb = \"/usr/share/collectd/types.db\"\n"
+          "  batch-size = 100\n  batch-timeout = \"100ms\"\n",
+          rpc, t.dir, t.dir, t.dir, http, udp);
+  fclose(f);
+  char *ilog = path_join(t.dir, "influxd.log");
+  pid_t influxd = spawn_influxd(iconf, ilog);
+  double deadline = now_s() + 15;
+  for (;;) {
+    if (influx_ping(http))
+      break;
+    if (waitpid(influxd, NULL, WNOHANG) == influxd) {
+      char *l = slurp(ilog);
+      ck_abort_msg("influxd exited before answering /ping:\n%s", l);
+    }
+    if (now_s() > deadline) {
+      char *l = slurp(ilog);
+      ck_abort_msg("influxd did not answer /ping on 127.0.0.1:%d in 15 s:\n%s",
+                   http, l);
+    }
+    usleep(50000);
+  }
+  double t_influx = now_s() - t0;
+
+  /* collectd: rapl -> network (flushed every second) */
+  char *sysfs = path_join(t.root, "sys");
+  char *conf = write_conf(t.dir, sysfs, "  ActiveIdle false\n", 1);
+  f = fopen(conf, "a");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f,
+          "<LoadPlugin network>\n  FlushInterval 1\n</LoadPlugin>\n"
+          "<Plugin network>\n  Server \"127.0.0.1\" \"%d\"\n</Plugin>\n",
+          udp);
+  fclose(f);
+  ck_assert_int_eq(run_collectd(t.dir, conf, 9.5, NULL), 0);
+  char *logf = path_join(t.dir, "collectd.log");
+  char *log = slurp(logf);
+  ck_assert_msg(count_lines_with(log, "[error]") == 0, "%s", log);
+
+  /* the last packet's points: wait until the count stays the same */
+  const char *count_q = "SELECT count(value) FROM rapl_value";
+  char *prev = NULL;
+  for (deadline = now_s() + 5;;) {
+    char *cur = influx_query(http, count_q);
+    bool stable = prev && strstr(cur, "\"values\":[") && strcmp(prev, cur) == 0;
+    free(prev);
+    prev = cur;
+    if (stable || now_s() > deadline)
+      break;
+    usleep(300000);
+  }
+  free(prev);
+
+  /* exactly the documented series */
+  char *meas = influx_query(http, "SHOW MEASUREMENTS");
+  ck_assert_msg(strstr(meas, "[[\"rapl_value\"]]") != NULL,
+                "measurements: %s\ninfluxd:\n%s\ncollectd:\n%s", meas,
+                slurp(ilog), log);
+  char *keys = influx_query(http, "SHOW TAG KEYS FROM rapl_value");
+  ck_assert_msg(strstr(keys, "[[\"host\"],[\"instance\"],[\"type\"],"
+                             "[\"type_instance\"]]") != NULL,
+                "tag keys: %s", keys);
+  char *ser = influx_query(http, "SHOW SERIES FROM rapl_value");
+  expect_t e[16];
+  size_t ne = expected_zones(t.model, e, 16);
+  ck_assert_uint_eq(ne, 6); /* package-0/1, total x package, dram */
+  size_t nser = 0;
+  for (const char *s = ser; (s = strstr(s, "[\"rapl_value,")) != NULL; s++)
+    nser++;
+  /* derive + power per zone and domain, and the meter gauge */
+  ck_assert_msg(nser == 2 * ne + 1,
+                "%zu series: %s", nser, ser);
+  ck_assert_msg(strstr(ser, "[\"rapl_value,host=e2e,type=gauge,"
+                            "type_instance=meter-rapl-powercap\"]") != NULL,
+                "no meter gauge: %s", ser);
+
+  double worst_p = 0, worst_d = 0, worst_dp = 0;
+  size_t npoints = 0;
+  double *pt = calloc(4 * MAXP, sizeof(double));
+  ck_assert_ptr_nonnull(pt);
+  double *pv = pt + MAXP, *dt = pt + 2 * MAXP, *dv = pt + 3 * MAXP;
+  for (size_t i = 0; i < ne; i++) {
+    char key[4096], q[8192];
+    for (int k = 0; k < 2; k++) {
+      snprintf(key, sizeof(key),
+               "[\"rapl_value,host=e2e,instance=%s,type=%s,type_instance=%s\"]",
+               e[i].zone, k ? "power" : "derive", e[i].domain);
+      ck_assert_msg(strstr(ser, key) != NULL, "no %s in %s", key, ser);
+    }
+    snprintf(q, sizeof(q),
+             "SELECT value FROM rapl_value WHERE host='e2e' AND instance='%s' "
+             "AND type='power' AND type_instance='%s'",
+             e[i].zone, e[i].domain);
+    char *pj = influx_query(http, q);
+    size_t np = parse_points(pj, pt, pv, MAXP);
+    ck_assert_msg(np >= 5, "%s: %zu power points: %s", key, np, pj);
+    for (size_t k = 0; k < np; k++) {
+      double err = fabs(pv[k] - e[i].watts) / e[i].watts;
+      worst_p = fmax(worst_p, err);
+      ck_assert_msg(err <= 0.01, "%s/%s: %.4f W, simulated %.4f W", e[i].zone,
+                    e[i].domain, pv[k], e[i].watts);
+    }
+    snprintf(q, sizeof(q),
+             "SELECT non_negative_derivative(value, 1s) FROM rapl_value WHERE "
+             "host='e2e' AND instance='%s' AND type='derive' AND "
+             "type_instance='%s'",
+             e[i].zone, e[i].domain);
+    char *dj = influx_query(http, q);
+    size_t nd = parse_points(dj, dt, dv, MAXP);
+    ck_assert_msg(nd >= 4, "%s/%s: %zu derivative points: %s", e[i].zone,
+                  e[i].domain, nd, dj);
+    /* each derivative point is the energy of the interval that ends at a
+     * read, which dispatched the power of that interval at the same time:
+     * joules (floored by the plugin: up to 1 J per point) against power x
+     * interval, per point and over the run */
+    double sum_d = 0, sum_p = 0, prev_t = NAN;
+    size_t matched = 0;
+    for (size_t k = 0; k < nd; k++) {
+      size_t m = 0;
+      while (m < np && pt[m] != dt[k])
+        m++;
+      ck_assert_msg(m < np, "%s/%s: no power at derivative time %.0f",
+                    e[i].zone, e[i].domain, dt[k]);
+      /* the interval: from the previous derive point (its time is the
+       * previous power point's, or the baseline before the first) */
+      double span = m > 0 ? (pt[m] - pt[m - 1]) / 1e6 : NAN;
+      if (!isnan(prev_t))
+        span = (dt[k] - prev_t) / 1e6;
+      prev_t = dt[k];
+      double err = fabs(dv[k] - pv[m]) / pv[m];
+      worst_dp = fmax(worst_dp, err);
+      if (!isnan(span) && span > 0.5) {
+        ck_assert_msg(fabs(dv[k] - pv[m]) * span <= 0.02 * pv[m] * span + 1.0,
+                      "%s/%s: derivative %.4f W/s against power %.4f W",
+                      e[i].zone, e[i].domain, dv[k], pv[m]);
+        sum_d += dv[k] * span;
+        sum_p += pv[m] * span;
+        matched++;
+      }
+    }
+    ck_assert_uint_ge(matched, 3);
+    double err = fabs(sum_d - sum_p) / sum_p;
+    worst_d = fmax(worst_d, err);
+    ck_assert_msg(err <= 0.02, "%s/%s: derivative %.2f J against power %.2f J",
+                  e[i].zone, e[i].domain, sum_d, sum_p);
+    npoints += np;
+    free(pj);
+    free(dj);
+  }
+
+  kill(influxd, SIGTERM);
+  int st = wait_exit(influxd, 15);
+  printf("influxdb e2e: measurement rapl_value, tag keys host instance type "
+         "type_instance; %zu series, %zu power points; worst power error "
+         "%.3f %%, worst derivative/power error %.3f %% over the run (%.3f %% "
+         "per point); influxd up in %.2f s, exit %d, total %.1f s\n",
+         nser, npoints, 100 * worst_p, 100 * worst_d, 100 * worst_dp, t_influx,
+         st, now_s() - t0);
+  fflush(stdout);
+  ck_assert_msg(st == 0, "influxd exit status %d", st);
+  free(pt);
+  free(ser);
+  free(keys);
+  free(meas);
+  free(log);
+  free(logf);
+  free(conf);
+  free(sysfs);
+  free(ilog);
+  free(iconf);
+  stop_sim(&t);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("influxdb");
+  TCase *tc = tcase_create("collectd");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, collectd_network_to_influxdb);
+  suite_add_tcase(s, tc);
+  return run_suite(s);
+}
