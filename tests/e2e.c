@@ -291,3 +291,51 @@ uint64_t read_u64(const char *path) {
   return v;
 }
 
+
+/* read_csv for the plugin directories whose name starts with `prefix` only
+ * (e.g. "rapl": rapl and rapl-<zone>), where other plugins write more
+ * series than a csv_t holds. */
+void read_csv_plugin(const char *dir, const char *prefix, csv_t *out) {
+  memset(out, 0, sizeof(*out));
+  char *host = path_join(dir, "csv/e2e");
+  DIR *d = opendir(host);
+  ck_assert_msg(d != NULL, "collectd wrote no csv data under %s", host);
+  struct dirent *pe;
+  while ((pe = readdir(d)) != NULL) {
+    if (pe->d_name[0] == '.' || strncmp(pe->d_name, prefix, strlen(prefix)) != 0)
+      continue;
+    char *pdir = path_join(host, pe->d_name);
+    DIR *pd = opendir(pdir);
+    struct dirent *fe;
+    while (pd && (fe = readdir(pd)) != NULL) {
+      if (fe->d_name[0] == '.')
+        continue;
+      ck_assert_uint_lt(out->n, MAX_SERIES);
+      series_t *s = &out->s[out->n++];
+      char name[512];
+      snprintf(name, sizeof(name), "%s", fe->d_name);
+      size_t len = strlen(name);
+      ck_assert_uint_gt(len, 11);
+      name[len - 11] = '\0';
+      snprintf(s->id, sizeof(s->id), "%s/%s", pe->d_name, name);
+      char *file = path_join(pdir, fe->d_name);
+      FILE *f = fopen(file, "r");
+      char line[256];
+      while (f && fgets(line, sizeof(line), f)) {
+        double t, v;
+        if (sscanf(line, "%lf,%lf", &t, &v) == 2 && s->n < MAX_POINTS) {
+          s->t[s->n] = t;
+          s->v[s->n++] = v;
+        }
+      }
+      if (f)
+        fclose(f);
+      free(file);
+    }
+    if (pd)
+      closedir(pd);
+    free(pdir);
+  }
+  closedir(d);
+  free(host);
+}

@@ -72,5 +72,7 @@ typedef struct {
 
 void read_csv(const char *dir, csv_t *out);
 const series_t *series(const csv_t *c, const char *id);
+/* read_csv of the plugin directories named prefix* only */
+void read_csv_plugin(const char *dir, const char *prefix, csv_t *out);
 
 #endif
