@@ -204,7 +204,10 @@ static size_t expected_zones(const sim_machine_t *m, expect_t *e, size_t max) {
 START_TEST(collectd_network_to_influxdb) {
   double t0 = now_s();
   e2e_t t = {0};
-  start_sim(&t, "xeon-2s", 3600);
+  /* powercap over FUSE: counters computed at the instant of each read, so
+   * a simulator starved by a loaded machine cannot pose as a power error
+   * (as in test_collectd.c) */
+  start_sim_args(&t, "xeon-2s", 3600, "--powercap", "fuse", NULL);
   int http = free_port(SOCK_STREAM), rpc = free_port(SOCK_STREAM);
   int udp = free_port(SOCK_DGRAM);
   while (rpc == http)
@@ -248,9 +251,11 @@ START_TEST(collectd_network_to_influxdb) {
   }
   double t_influx = now_s() - t0;
 
-  /* collectd: rapl -> network (flushed every second) */
+  /* collectd: rapl every 2 s (as test_collectd.c: the jitter of a loaded
+   * machine weighs half as much as at 1 s) -> network, flushed every
+   * second; 12.5 s: 6 power points per series */
   char *sysfs = path_join(t.root, "sys");
-  char *conf = write_conf(t.dir, sysfs, "  ActiveIdle false\n", 1);
+  char *conf = write_conf(t.dir, sysfs, "  ActiveIdle false\n", 2);
   f = fopen(conf, "a");
   ck_assert_ptr_nonnull(f);
   fprintf(f,
@@ -258,7 +263,7 @@ START_TEST(collectd_network_to_influxdb) {
           "<Plugin network>\n  Server \"127.0.0.1\" \"%d\"\n</Plugin>\n",
           udp);
   fclose(f);
-  ck_assert_int_eq(run_collectd(t.dir, conf, 9.5, NULL), 0);
+  ck_assert_int_eq(run_collectd(t.dir, conf, 12.5, NULL), 0);
   char *logf = path_join(t.dir, "collectd.log");
   char *log = slurp(logf);
   ck_assert_msg(count_lines_with(log, "[error]") == 0, "%s", log);
@@ -355,7 +360,7 @@ START_TEST(collectd_network_to_influxdb) {
       prev_t = dt[k];
       double err = fabs(dv[k] - pv[m]) / pv[m];
       worst_dp = fmax(worst_dp, err);
-      if (!isnan(span) && span > 0.5) {
+      if (!isnan(span) && span > 1.0) {
         ck_assert_msg(fabs(dv[k] - pv[m]) * span <= 0.02 * pv[m] * span + 1.0,
                       "%s/%s: derivative %.4f W/s against power %.4f W",
                       e[i].zone, e[i].domain, dv[k], pv[m]);
