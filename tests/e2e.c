@@ -188,7 +188,9 @@ char *write_conf(const char *dir, const char *sysfs,
           "PIDFile \"%s/collectd.pid\"\nInterval %d\n"
           "PluginDir \"/usr/lib/collectd\"\n"
           "LoadPlugin logfile\n<Plugin logfile>\n  LogLevel \"info\"\n"
-          "  File \"%s/collectd.log\"\n  Timestamp true\n</Plugin>\n"
+          "  File \"%s/collectd.log\"\n  Timestamp true\n"
+          /* "[error]" in the tests' checks exists only with this */
+          "  PrintSeverity true\n</Plugin>\n"
           "LoadPlugin csv\n<Plugin csv>\n  DataDir \"%s/csv\"\n"
           "  StoreRates false\n</Plugin>\n"
           "PluginDir \"%s\"\nLoadPlugin rapl\nPluginDir \"/usr/lib/collectd\"\n"
