@@ -28,7 +28,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +39,7 @@
 #include "clock.h"
 #include "hwmon_chips.h"
 #include "rapl_log.h"
+#include "sysfs_notes.h"
 #include "sysfs_parse.h"
 
 /* Plausibility cap of a zone that is not a RAPL domain: a power_meter can
@@ -85,46 +85,15 @@ struct rapl_source {
   char *listing;
 };
 
-/* ---- notes: problems told once, at open -------------------------------- */
-
-#define MAX_NOTES 8
-typedef struct {
-  char text[MAX_NOTES][320];
-  size_t count;
-  size_t dropped;
-} notes_t;
-
-static void note(notes_t *notes, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-static void note(notes_t *notes, const char *format, ...) {
-  if (notes == NULL)
-    return;
-  if (notes->count == MAX_NOTES) {
-    notes->dropped++;
-    return;
-  }
-  va_list ap;
-  va_start(ap, format);
-  // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
-  vsnprintf(notes->text[notes->count++], sizeof(notes->text[0]), format, ap);
-  va_end(ap);
-}
-
+/* hwmon words ENODATA and ERANGE its own way; the rest is shared. */
 static const char *describe_errno(int err) {
   switch (err) {
-  case ENOENT:
-    return "not present";
-  case EACCES:
-  case EPERM:
-    return "permission denied";
-  case EINVAL:
-    return "not a number";
   case ENODATA:
     return "no data";
   case ERANGE:
     return "out of range (an all-ones \"no reading\" value?)";
   default:
-    return strerror(err);
+    return rapl_describe_errno(err);
   }
 }
 
@@ -135,26 +104,13 @@ static bool join(char *out, size_t len, const char *a, const char *b) {
   return n > 0 && (size_t)n < len;
 }
 
-/* Reads a small file whole, NUL-terminated. Its length or a negative errno. */
-static ssize_t read_small(const char *path, char *buf, size_t size) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0)
-    return -errno;
-  ssize_t n = pread(fd, buf, size - 1, 0);
-  int saved = errno;
-  close(fd);
-  if (n < 0)
-    return -saved;
-  buf[n] = '\0';
-  return n;
-}
-
 /* One line of a small file, its newline dropped; false when unreadable or
  * empty. */
 static bool read_line(const char *dir, const char *file, char *buf,
                       size_t size) {
   char path[PATH_MAX];
-  if (!join(path, sizeof(path), dir, file) || read_small(path, buf, size) < 0)
+  if (!join(path, sizeof(path), dir, file) ||
+      rapl_read_small_file(path, O_NONBLOCK, buf, size) < 0)
     return false;
   buf[strcspn(buf, "\n")] = '\0';
   return buf[0] != '\0';
@@ -238,30 +194,13 @@ static void free_entries(char **names, size_t count) {
   free(names);
 }
 
-/* The listing as one string: each entry and whether it resolves (a chip's
- * class link dangles while its device is gone). NULL when out of memory,
- * which only makes the next rescan look at everything. */
+static const char *name_entry(const void *list, size_t i) {
+  return ((char *const *)list)[i];
+}
+
+/* The listing's fingerprint (rapl_make_listing); list_entries sorted it. */
 static char *make_listing(const char *class_dir, char **names, size_t count) {
-  size_t len = 1;
-  for (size_t i = 0; i < count; i++)
-    len += strlen(names[i]) + 3;
-  char *text = malloc(len), *p = text;
-  if (text == NULL)
-    return NULL;
-  for (size_t i = 0; i < count; i++) {
-    char path[PATH_MAX];
-    struct stat st;
-    bool there = join(path, sizeof(path), class_dir, names[i]) &&
-                 stat(path, &st) == 0;
-    size_t n = strlen(names[i]);
-    memcpy(p, names[i], n);
-    p[n] = ' ';
-    p[n + 1] = there ? '+' : '-';
-    p[n + 2] = '\n';
-    p += n + 3;
-  }
-  *p = '\0';
-  return text;
+  return rapl_make_listing(class_dir, name_entry, names, count);
 }
 
 /* Names the chips, orders them by device, and gives each wanted one its
@@ -438,7 +377,7 @@ static const char *permission_hint(const char *chip) {
              : "run collectd as a user that may read it";
 }
 
-static int open_file(const hwmon_zone_t *z, const char *file, notes_t *notes) {
+static int open_file(const hwmon_zone_t *z, const char *file, rapl_notes_t *notes) {
   char path[PATH_MAX];
   if (!join(path, sizeof(path), z->dir, file))
     return -1;
@@ -446,9 +385,9 @@ static int open_file(const hwmon_zone_t *z, const char *file, notes_t *notes) {
   if (fd < 0) {
     int err = errno;
     if (err == EACCES || err == EPERM)
-      note(notes, "%s: permission denied (%s)", path, permission_hint(z->chip));
+      rapl_note(notes, "%s: permission denied (%s)", path, permission_hint(z->chip));
     else
-      note(notes, "%s: %s, channel skipped", path, describe_errno(err));
+      rapl_note(notes, "%s: %s, channel skipped", path, describe_errno(err));
   }
   return fd;
 }
@@ -459,12 +398,12 @@ static void add_channel(zones_t *zones, size_t first_of_chip,
                         const chip_t *chip, size_t chip_seq, const char *key,
                         const char *domain, int package_id, int rank,
                         bool integrated, bool vi, const char *file,
-                        const char *file2, notes_t *notes) {
+                        const char *file2, rapl_notes_t *notes) {
   hwmon_zone_t *z = find_zone(zones->list + first_of_chip,
                               zones->count - first_of_chip, key, domain);
   if (z == NULL) {
     if (find_zone(zones->list, first_of_chip, key, domain) != NULL) {
-      note(notes, "%s: a second %s/%s zone (chip %s), ignored", chip->dir, key,
+      rapl_note(notes, "%s: a second %s/%s zone (chip %s), ignored", chip->dir, key,
            domain, chip->name);
       return;
     }
@@ -537,7 +476,8 @@ static int cpu_package(const char *sysfs, unsigned cpu) {
                    sysfs, cpu);
   if (n <= 0 || (size_t)n >= sizeof(path))
     return -1;
-  ssize_t len = read_small(path, buf, sizeof(buf));
+  ssize_t len =
+      rapl_read_small_file(path, O_NONBLOCK, buf, sizeof(buf));
   uint64_t id;
   if (len < 0 || rapl_parse_u64(buf, (size_t)len, &id) != 0 || id > INT_MAX)
     return -1;
@@ -554,13 +494,13 @@ static int rapl_rank(const char *domain, int seq) {
  * power, else voltage x current); *found tells whether it has a channel
  * of a usable tier at all (a disabled one counts). */
 static void chip_zones(const rapl_source_t *src, const chip_t *chip,
-                       size_t chip_seq, zones_t *zones, notes_t *notes,
+                       size_t chip_seq, zones_t *zones, rapl_notes_t *notes,
                        bool *found) {
   chans_t chans;
   *found = false;
   int err = load_chans(chip->dir, &chans);
   if (err != 0) {
-    note(notes, "%s: %s", chip->dir, describe_errno(-err));
+    rapl_note(notes, "%s: %s", chip->dir, describe_errno(-err));
     return;
   }
   size_t first = zones->count;
@@ -600,7 +540,7 @@ static void chip_zones(const rapl_source_t *src, const chip_t *chip,
                           ? (int)number
                           : cpu_package(src->sysfs, number);
         if (package < 0) {
-          note(notes,
+          rapl_note(notes,
                "%s/%s (%s): CPU %u has no topology (offline?), channel "
                "skipped",
                chip->dir, file, c->label, number);
@@ -701,7 +641,7 @@ typedef struct {
 
 /* Every zone of every wanted chip, opened and ordered. */
 static void discover(const rapl_source_t *src, char **names, size_t count,
-                     zones_t *zones, notes_t *notes, census_t *census) {
+                     zones_t *zones, rapl_notes_t *notes, census_t *census) {
   memset(census, 0, sizeof(*census));
   memset(zones, 0, sizeof(*zones));
   chip_t *chips = identify_chips(src->class_dir, names, count, &src->options);
@@ -729,7 +669,7 @@ static void discover(const rapl_source_t *src, char **names, size_t count,
     if (usable)
       census->with_chans++;
     else
-      note(notes,
+      rapl_note(notes,
            "%s (%s): no energy, power or voltage x current channel, chip "
            "skipped",
            chip->dir, chip->name);
@@ -750,11 +690,6 @@ static void discover(const rapl_source_t *src, char **names, size_t count,
 }
 
 /* ---- reading ----------------------------------------------------------- */
-
-static bool is_gone(int err) {
-  /* kernfs answers ENODEV on a descriptor of a removed node */
-  return err == ENODEV || err == ENOENT || err == ESTALE || err == ENXIO;
-}
 
 /* One value of one descriptor, signed (currents can be negative). */
 static int read_fd(int fd, int64_t *value) {
@@ -795,7 +730,7 @@ static int hwmon_read(rapl_source_t *source, size_t zone, uint64_t *raw) {
     if (err == 0 && ch->fd2 >= 0)
       err = read_fd(ch->fd2, &curr);
     if (err != 0)
-      return is_gone(-err) ? zone_gone(z) : err;
+      return rapl_errno_gone(-err) ? zone_gone(z) : err;
     /* mV x mA = uW; a current below zero (a rail fed backwards, or the
      * sensor's offset at no load) is no energy used */
     unsigned __int128 v =
@@ -826,14 +761,6 @@ static int hwmon_read(rapl_source_t *source, size_t zone, uint64_t *raw) {
 
 /* ---- the source -------------------------------------------------------- */
 
-static void log_notes(const notes_t *notes) {
-  for (size_t i = 0; i < notes->count; i++)
-    rapl_log(RAPL_LOG_WARNING, "hwmon: %s", notes->text[i]);
-  if (notes->dropped)
-    rapl_log(RAPL_LOG_WARNING, "hwmon: %zu more problems not shown",
-             notes->dropped);
-}
-
 static void hwmon_close(rapl_source_t *source) {
   if (source == NULL)
     return;
@@ -846,7 +773,7 @@ static void hwmon_close(rapl_source_t *source) {
 static int hwmon_open(const rapl_options_t *options, rapl_source_t **out,
                       char *why, size_t why_len) {
   rapl_source_t *src = calloc(1, sizeof(*src));
-  notes_t *notes = calloc(1, sizeof(*notes));
+  rapl_notes_t *notes = calloc(1, sizeof(*notes));
   if (src == NULL || notes == NULL) {
     free(src), free(notes);
     snprintf(why, why_len, "out of memory");
@@ -882,7 +809,7 @@ static int hwmon_open(const rapl_options_t *options, rapl_source_t **out,
     if (rc >= 0)
       readable++;
     else
-      note(notes, "%s/%s: %s", src->zones[i].info.key,
+      rapl_note(notes, "%s/%s: %s", src->zones[i].info.key,
            src->zones[i].info.domain, describe_errno(-rc));
   }
   if (readable == 0) {
@@ -899,10 +826,7 @@ static int hwmon_open(const rapl_options_t *options, rapl_source_t **out,
                      src->zone_count    ? "no zone could be read"
                      : census.filtered ? "no zone of the domains in Zones"
                                        : "no usable channel");
-    for (size_t i = 0; i < notes->count && len > 0 && (size_t)len < why_len;
-         i++)
-      len += snprintf(why + len, why_len - (size_t)len, "; %s",
-                      notes->text[i]);
+    rapl_notes_append(notes, why, why_len, len);
     err = src->zone_count ? -EIO : census.wanted ? -ENOENT : -ENODEV;
     /* permission denied is its own failure (SPEC 7) */
     for (size_t i = 0; i < notes->count; i++)
@@ -912,7 +836,7 @@ static int hwmon_open(const rapl_options_t *options, rapl_source_t **out,
     free(notes);
     return err;
   }
-  log_notes(notes);
+  rapl_notes_log(notes, "hwmon");
   free(notes);
   *out = src;
   return 0;
@@ -941,11 +865,8 @@ static int hwmon_rescan(rapl_source_t *source) {
   bool any_gone = false;
   for (size_t i = 0; i < source->zone_count; i++)
     any_gone = any_gone || source->zones[i].gone;
-  char *listing = make_listing(source->class_dir, names, count);
-  bool same = listing != NULL && source->listing != NULL &&
-              strcmp(listing, source->listing) == 0;
-  free(source->listing);
-  source->listing = listing;
+  bool same = rapl_listing_replace(
+      &source->listing, make_listing(source->class_dir, names, count));
   if (same && !any_gone) {
     free_entries(names, count);
     return 0;

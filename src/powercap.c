@@ -14,7 +14,6 @@
 #include "energy_source.h"
 
 #include <dirent.h>
-#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -26,6 +25,7 @@
 
 #include "accounting.h"
 #include "rapl_log.h"
+#include "sysfs_notes.h"
 #include "sysfs_parse.h"
 
 typedef struct {
@@ -57,67 +57,17 @@ typedef struct {
   bool usable;
 } candidate_t;
 
-/* Problems met during discovery that are worth telling the operator. They
- * are logged once when the source opens, or folded into the failure reason,
- * so that retrying discovery at every read does not repeat them. */
-#define MAX_NOTES 8
-typedef struct {
-  char text[MAX_NOTES][320];
-  size_t count;
-  size_t dropped;
-} notes_t;
-
-static void note(notes_t *notes, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-static void note(notes_t *notes, const char *format, ...) {
-  if (notes->count == MAX_NOTES) {
-    notes->dropped++;
-    return;
-  }
-  va_list ap;
-  va_start(ap, format);
-  /* clang-analyzer 14 misreads va_start here (valist.Uninitialized) */
-  // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
-  vsnprintf(notes->text[notes->count++], sizeof(notes->text[0]), format, ap);
-  va_end(ap);
-}
-
-/* Reads a small sysfs file whole. Returns its length or a negative errno. */
-static ssize_t read_small_file(const char *path, char *buf, size_t size) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -errno;
-  ssize_t n = pread(fd, buf, size - 1, 0);
-  int saved = errno;
-  close(fd);
-  if (n < 0)
-    return -saved;
-  buf[n] = '\0';
-  return n;
-}
-
 static int read_u64_file(const char *path, uint64_t *value) {
   char buf[32];
-  ssize_t n = read_small_file(path, buf, sizeof(buf));
+  ssize_t n = rapl_read_small_file(path, 0, buf, sizeof(buf));
   if (n < 0)
     return (int)n;
   return rapl_parse_u64(buf, (size_t)n, value);
 }
 
+/* powercap words an empty file "empty"; the rest is shared. */
 static const char *describe_errno(int err) {
-  switch (err) {
-  case ENOENT:
-    return "not present";
-  case EACCES:
-  case EPERM:
-    return "permission denied";
-  case EINVAL:
-    return "not a number";
-  case ENODATA:
-    return "empty";
-  default:
-    return strerror(err);
-  }
+  return err == ENODATA ? "empty" : rapl_describe_errno(err);
 }
 
 /* <class_dir>/<entry>[/<file>]; false when it does not fit PATH_MAX. */
@@ -130,32 +80,32 @@ static bool zone_path(char *path, size_t len, const char *class_dir,
 
 /* Fills c->name from <dir>/name; false (with a note) when it cannot. */
 static bool read_zone_name(const char *class_dir, candidate_t *c,
-                           notes_t *notes) {
+                           rapl_notes_t *notes) {
   char path[PATH_MAX];
   struct stat st;
   if (!zone_path(path, sizeof(path), class_dir, c->entry, NULL)) {
-    note(notes, "%s/%s: path too long, zone skipped", class_dir, c->entry);
+    rapl_note(notes, "%s/%s: path too long, zone skipped", class_dir, c->entry);
     return false;
   }
   if (stat(path, &st) != 0) {
     struct stat lst;
     if (errno == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
-      note(notes, "%s: dangling symlink, zone skipped", path);
+      rapl_note(notes, "%s: dangling symlink, zone skipped", path);
     else
-      note(notes, "%s: %s, zone skipped", path, describe_errno(errno));
+      rapl_note(notes, "%s: %s, zone skipped", path, describe_errno(errno));
     return false;
   }
   if (!zone_path(path, sizeof(path), class_dir, c->entry, "name"))
     return false;
   char buf[RAPL_ZONE_KEY_LEN];
-  ssize_t n = read_small_file(path, buf, sizeof(buf));
+  ssize_t n = rapl_read_small_file(path, 0, buf, sizeof(buf));
   if (n < 0) {
-    note(notes, "%s: %s, zone skipped", path, describe_errno((int)-n));
+    rapl_note(notes, "%s: %s, zone skipped", path, describe_errno((int)-n));
     return false;
   }
   buf[strcspn(buf, "\n")] = '\0';
   if (buf[0] == '\0') {
-    note(notes, "%s: empty, zone skipped", path);
+    rapl_note(notes, "%s: empty, zone skipped", path);
     return false;
   }
   snprintf(c->name, sizeof(c->name), "%s", buf);
@@ -235,13 +185,13 @@ static const candidate_t *find_top(const candidate_t *list, size_t count,
 
 /* Decides which candidates are zones (SPEC section 4). */
 static void classify(candidate_t *list, size_t count, const char *class_dir,
-                     notes_t *notes) {
+                     rapl_notes_t *notes) {
   for (size_t i = 0; i < count; i++) {
     candidate_t *c = &list[i];
     c->usable = read_zone_name(class_dir, c, notes);
     if (c->usable && c->id.depth == 1 &&
         rapl_parse_zone_name(c->name, &c->top) != 0) {
-      note(notes, "%s/%s: unexpected zone name \"%s\", zone skipped",
+      rapl_note(notes, "%s/%s: unexpected zone name \"%s\", zone skipped",
            class_dir, c->entry, c->name);
       c->usable = false;
     }
@@ -305,7 +255,7 @@ static void close_zones(powercap_zone_t *zones, size_t count) {
 
 /* Opens one zone's files; false (with a note) when energy_uj cannot be. */
 static bool open_zone(const char *class_dir, const candidate_t *c,
-                      powercap_zone_t *z, notes_t *notes) {
+                      powercap_zone_t *z, rapl_notes_t *notes) {
   char path[PATH_MAX];
   if (!zone_path(path, sizeof(path), class_dir, c->entry, "energy_uj"))
     return false;
@@ -313,12 +263,12 @@ static bool open_zone(const char *class_dir, const candidate_t *c,
   if (z->fd < 0) {
     int err = errno;
     if (err == EACCES || err == EPERM)
-      note(notes,
+      rapl_note(notes,
            "%s: permission denied (energy_uj is readable by root only since "
            "the CVE-2020-8694 fix, Linux 5.10): run collectd as root",
            path);
     else
-      note(notes, "%s: %s, zone skipped", path, describe_errno(err));
+      rapl_note(notes, "%s: %s, zone skipped", path, describe_errno(err));
     return false;
   }
   uint64_t range = 0;
@@ -329,7 +279,7 @@ static bool open_zone(const char *class_dir, const candidate_t *c,
   if (err != 0 || range == 0) {
     /* Old systems report 0 here (REFERENCE.md 2.5): then a decrease cannot
      * be sized and is taken as a reset instead of a wrap. */
-    note(notes,
+    rapl_note(notes,
          "%s: %s; a decreasing counter will be treated as a reset, not a wrap",
          path, err != 0 ? describe_errno(-err) : "0");
     range = 0;
@@ -346,35 +296,16 @@ static int compare_entries(const void *a, const void *b) {
   return strcmp(((const candidate_t *)a)->entry, ((const candidate_t *)b)->entry);
 }
 
-/* The entries of a listing, sorted, one per line, each with whether its
- * link resolves (a zone's class link can dangle while its device is gone)
- * - malloc'd; NULL when out of memory, which only makes the next rescan
- * look at everything. */
+static const char *candidate_entry(const void *list, size_t i) {
+  return ((const candidate_t *)list)[i].entry;
+}
+
+/* The listing's fingerprint (rapl_make_listing), its entries sorted. */
 static char *make_listing(const char *class_dir, candidate_t *list,
                           size_t count) {
   if (count > 0) /* an empty listing has no array at all */
     qsort(list, count, sizeof(*list), compare_entries);
-  size_t len = 1;
-  for (size_t i = 0; i < count; i++)
-    len += strlen(list[i].entry) + 3;
-  char *text = malloc(len), *p = text;
-  if (text == NULL)
-    return NULL;
-  for (size_t i = 0; i < count; i++) {
-    char path[PATH_MAX];
-    struct stat st;
-    bool there = zone_path(path, sizeof(path), class_dir, list[i].entry,
-                           NULL) &&
-                 stat(path, &st) == 0;
-    size_t n = strlen(list[i].entry);
-    memcpy(p, list[i].entry, n);
-    p[n] = ' ';
-    p[n + 1] = there ? '+' : '-';
-    p[n + 2] = '\n';
-    p += n + 3;
-  }
-  *p = '\0';
-  return text;
+  return rapl_make_listing(class_dir, candidate_entry, list, count);
 }
 
 static int powercap_read(rapl_source_t *source, size_t zone, uint64_t *raw);
@@ -393,7 +324,7 @@ static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
   if (listed != 0)
     return listed;
 
-  notes_t *notes = calloc(1, sizeof(*notes));
+  rapl_notes_t *notes = calloc(1, sizeof(*notes));
   powercap_zone_t *zones = calloc(count ? count : 1, sizeof(*zones));
   rapl_source_t *source = calloc(1, sizeof(*source));
   if (notes == NULL || zones == NULL || source == NULL) {
@@ -410,7 +341,7 @@ static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
       continue;
     powercap_zone_t z = {.fd = -1};
     if (!identify(list, count, c, &z)) {
-      note(notes, "%s/%s: unexpected sub-zone name \"%s\", zone skipped",
+      rapl_note(notes, "%s/%s: unexpected sub-zone name \"%s\", zone skipped",
            class_dir, c->entry, c->name);
       continue;
     }
@@ -423,7 +354,7 @@ static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
       if (zones[k].domain == z.domain && strcmp(zones[k].info.key, z.info.key) == 0)
         duplicate = true;
     if (duplicate) {
-      note(notes, "%s/%s: a second %s zone for %s, ignored", class_dir,
+      rapl_note(notes, "%s/%s: a second %s zone for %s, ignored", class_dir,
            c->entry, z.info.domain, z.info.key);
       continue;
     }
@@ -447,7 +378,7 @@ static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
     if (err >= 0)
       readable++;
     else
-      note(notes, "%s/energy_uj of %s: %s", zones[i].info.key,
+      rapl_note(notes, "%s/energy_uj of %s: %s", zones[i].info.key,
            zones[i].info.domain, describe_errno(-err));
   }
 
@@ -456,20 +387,13 @@ static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
                        kept ? "no zone could be read"
                        : filtered ? "no zone of the domains in Zones"
                                   : "no usable RAPL zone");
-    for (size_t i = 0; i < notes->count && len > 0 && (size_t)len < why_len;
-         i++)
-      len += snprintf(why + len, why_len - (size_t)len, "; %s",
-                      notes->text[i]);
+    rapl_notes_append(notes, why, why_len, len);
     close_zones(zones, kept);
     free(source->listing);
     free(zones), free(source), free(notes);
     return kept ? -EIO : -ENOENT;
   }
-  for (size_t i = 0; i < notes->count; i++)
-    rapl_log(RAPL_LOG_WARNING, "powercap: %s", notes->text[i]);
-  if (notes->dropped)
-    rapl_log(RAPL_LOG_WARNING, "powercap: %zu more problems not shown",
-             notes->dropped);
+  rapl_notes_log(notes, "powercap");
   free(notes);
   *out = source;
   return 0;
@@ -484,11 +408,6 @@ static const rapl_zone_info_t *powercap_zone_info(const rapl_source_t *source,
   return zone < source->zone_count ? &source->zones[zone].info : NULL;
 }
 
-static bool is_gone(int err) {
-  /* kernfs answers ENODEV on a descriptor of a removed node */
-  return err == ENODEV || err == ENOENT || err == ESTALE || err == ENXIO;
-}
-
 static int powercap_read(rapl_source_t *source, size_t zone, uint64_t *raw) {
   if (zone >= source->zone_count)
     return -EINVAL;
@@ -499,7 +418,7 @@ static int powercap_read(rapl_source_t *source, size_t zone, uint64_t *raw) {
   ssize_t n = pread(z->fd, buf, sizeof(buf), 0);
   if (n < 0) {
     int err = errno;
-    if (!is_gone(err))
+    if (!rapl_errno_gone(err))
       return -err;
     close(z->fd);
     z->fd = -1;
@@ -544,16 +463,13 @@ static int powercap_rescan(rapl_source_t *source) {
   bool any_gone = false;
   for (size_t i = 0; i < source->zone_count; i++)
     any_gone = any_gone || source->zones[i].fd < 0;
-  char *listing = make_listing(source->class_dir, list, count);
-  bool same = listing != NULL && source->listing != NULL &&
-              strcmp(listing, source->listing) == 0;
-  free(source->listing);
-  source->listing = listing;
+  bool same = rapl_listing_replace(
+      &source->listing, make_listing(source->class_dir, list, count));
   if (same && !any_gone) {
     free(list);
     return 0;
   }
-  notes_t *notes = calloc(1, sizeof(*notes));
+  rapl_notes_t *notes = calloc(1, sizeof(*notes));
   if (notes == NULL) {
     free(list);
     return -ENOMEM;
