@@ -223,19 +223,32 @@ static int core_members(rapl_source_t *src, const msr_zone_t *z,
   return 0;
 }
 
+/* core_refresh() and group_move() take the caller's topology, or load
+ * their own when it passes NULL: *topo then points at *loaded, which the
+ * caller frees with rapl_topology_free() (harmless when nothing was
+ * loaded). 0 or the load's negative errno. */
+static int topology_or_load(const rapl_source_t *src,
+                            const rapl_topology_t **topo,
+                            rapl_topology_t *loaded) {
+  if (*topo != NULL)
+    return 0;
+  char why[256];
+  int err = rapl_topology_load(src->options.sysfs_path, loaded, why,
+                               sizeof(why));
+  if (err != 0)
+    return err;
+  *topo = loaded;
+  return 0;
+}
+
 /* Rebuilds an AMD `core` sum from `topo` (loaded here when NULL). A change
  * of the set of cores re-baselines the zone; no core left: it is gone. */
 static int core_refresh(rapl_source_t *src, msr_zone_t *z,
                         const rapl_topology_t *topo) {
   rapl_topology_t loaded = {0};
-  if (topo == NULL) {
-    char why[256];
-    int err = rapl_topology_load(src->options.sysfs_path, &loaded, why,
-                                 sizeof(why));
-    if (err != 0)
-      return err;
-    topo = &loaded;
-  }
+  int load_err = topology_or_load(src, &topo, &loaded);
+  if (load_err != 0)
+    return load_err;
   core_member_t *m;
   size_t n;
   bool changed;
@@ -264,14 +277,9 @@ static int core_refresh(rapl_source_t *src, msr_zone_t *z,
 static int group_move(rapl_source_t *src, int package, int die,
                       unsigned from_cpu, const rapl_topology_t *topo) {
   rapl_topology_t loaded = {0};
-  if (topo == NULL) {
-    char why[256];
-    int err = rapl_topology_load(src->options.sysfs_path, &loaded, why,
-                                 sizeof(why));
-    if (err != 0)
-      return err;
-    topo = &loaded;
-  }
+  int load_err = topology_or_load(src, &topo, &loaded);
+  if (load_err != 0)
+    return load_err;
   int err = 0;
   bool online = false, found = false;
   unsigned to = 0;
