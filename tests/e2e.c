@@ -232,51 +232,7 @@ int run_collectd(const char *dir, const char *conf, double seconds,
 /* ---- reading what csv wrote ------------------------------------------- */
 
 
-void read_csv(const char *dir, csv_t *out) {
-  memset(out, 0, sizeof(*out));
-  char *host = path_join(dir, "csv/e2e");
-  DIR *d = opendir(host);
-  ck_assert_msg(d != NULL, "collectd wrote no csv data under %s", host);
-  struct dirent *pe;
-  while ((pe = readdir(d)) != NULL) {
-    if (pe->d_name[0] == '.')
-      continue;
-    char *pdir = path_join(host, pe->d_name);
-    DIR *pd = opendir(pdir);
-    struct dirent *fe;
-    while (pd && (fe = readdir(pd)) != NULL) {
-      if (fe->d_name[0] == '.')
-        continue;
-      ck_assert_uint_lt(out->n, MAX_SERIES);
-      series_t *s = &out->s[out->n++];
-      /* file name: <type>-<type_instance>-YYYY-MM-DD */
-      char name[512];
-      snprintf(name, sizeof(name), "%s", fe->d_name);
-      size_t len = strlen(name);
-      ck_assert_uint_gt(len, 11);
-      name[len - 11] = '\0';
-      snprintf(s->id, sizeof(s->id), "%s/%s", pe->d_name, name);
-      char *file = path_join(pdir, fe->d_name);
-      FILE *f = fopen(file, "r");
-      char line[256];
-      while (f && fgets(line, sizeof(line), f)) {
-        double t, v;
-        if (sscanf(line, "%lf,%lf", &t, &v) == 2 && s->n < MAX_POINTS) {
-          s->t[s->n] = t;
-          s->v[s->n++] = v;
-        }
-      }
-      if (f)
-        fclose(f);
-      free(file);
-    }
-    if (pd)
-      closedir(pd);
-    free(pdir);
-  }
-  closedir(d);
-  free(host);
-}
+void read_csv(const char *dir, csv_t *out) { read_csv_plugin(dir, "", out); }
 
 const series_t *series(const csv_t *c, const char *id) {
   for (size_t i = 0; i < c->n; i++)
@@ -296,7 +252,7 @@ uint64_t read_u64(const char *path) {
 
 /* read_csv for the plugin directories whose name starts with `prefix` only
  * (e.g. "rapl": rapl and rapl-<zone>), where other plugins write more
- * series than a csv_t holds. */
+ * series than a csv_t holds; "" reads them all. */
 void read_csv_plugin(const char *dir, const char *prefix, csv_t *out) {
   memset(out, 0, sizeof(*out));
   char *host = path_join(dir, "csv/e2e");
@@ -340,4 +296,47 @@ void read_csv_plugin(const char *dir, const char *prefix, csv_t *out) {
   }
   closedir(d);
   free(host);
+}
+
+size_t expected_zones(const sim_machine_t *m, expect_t *e, size_t max,
+                      bool amd_core_sum) {
+  size_t n = 0;
+  for (size_t i = 0; i < sim_zone_count(m); i++) {
+    const char *parent = sim_zone_parent_name(m, i);
+    const char *name = sim_zone_name(m, i);
+    const char *domain = sim_zone_is_subzone(m, i) ? name
+                         : strncmp(name, "psys", 4) == 0 ? "psys"
+                                                          : "package";
+    bool dup = false;
+    for (size_t k = 0; k < n; k++)
+      dup = dup || (strcmp(e[k].zone, parent) == 0 && strcmp(e[k].domain, domain) == 0);
+    if (dup) /* mmio duplicate of an intel-rapl package */
+      continue;
+    ck_assert_uint_lt(n, max);
+    snprintf(e[n].zone, sizeof(e[n].zone), "%s", parent);
+    snprintf(e[n].domain, sizeof(e[n].domain), "%s", domain);
+    e[n].watts = (double)sim_zone_power_uw(m, i) / 1e6;
+    int pkg;
+    if (amd_core_sum && strcmp(domain, "core") == 0 &&
+        sscanf(parent, "package-%d", &pkg) == 1)
+      e[n].watts *= (double)sim_amd_core_count(m, (size_t)pkg);
+    n++;
+  }
+  /* totals, per domain */
+  size_t zones = n;
+  for (size_t i = 0; i < zones; i++) {
+    expect_t *t = NULL;
+    for (size_t k = zones; k < n; k++)
+      if (strcmp(e[k].domain, e[i].domain) == 0)
+        t = &e[k];
+    if (t == NULL) {
+      ck_assert_uint_lt(n, max);
+      t = &e[n++];
+      snprintf(t->zone, sizeof(t->zone), "total");
+      snprintf(t->domain, sizeof(t->domain), "%s", e[i].domain);
+      t->watts = 0;
+    }
+    t->watts += e[i].watts;
+  }
+  return n;
 }

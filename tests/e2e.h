@@ -5,6 +5,7 @@
 #ifndef RAPL_E2E_H
 #define RAPL_E2E_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -74,5 +75,16 @@ void read_csv(const char *dir, csv_t *out);
 const series_t *series(const csv_t *c, const char *id);
 /* read_csv of the plugin directories named prefix* only */
 void read_csv_plugin(const char *dir, const char *prefix, csv_t *out);
+
+/* What a simulated machine should show: one entry per zone and domain
+ * (mmio duplicates left out), then the per-domain totals, with the
+ * simulated watts. amd_core_sum: the MSR source sums AMD's per-core
+ * counters, where powercap shows the lead core only. */
+typedef struct {
+  char zone[64], domain[32];
+  double watts;
+} expect_t;
+size_t expected_zones(const sim_machine_t *m, expect_t *e, size_t max,
+                      bool amd_core_sum);
 
 #endif

@@ -26,55 +26,6 @@
 
 #include "e2e.h"
 
-typedef struct {
-  char zone[64], domain[32];
-  double watts;
-} expect_t;
-
-/* amd_core_sum: the plugin reads AMD's per-core counters through MSRs and
- * sums every core, where powercap shows the lead core only. */
-static size_t expected_zones(const sim_machine_t *m, expect_t *e, size_t max,
-                             bool amd_core_sum) {
-  size_t n = 0;
-  for (size_t i = 0; i < sim_zone_count(m); i++) {
-    const char *parent = sim_zone_parent_name(m, i);
-    const char *name = sim_zone_name(m, i);
-    const char *domain = sim_zone_is_subzone(m, i) ? name
-                         : strncmp(name, "psys", 4) == 0 ? "psys"
-                                                          : "package";
-    bool dup = false;
-    for (size_t k = 0; k < n; k++)
-      dup = dup || (strcmp(e[k].zone, parent) == 0 && strcmp(e[k].domain, domain) == 0);
-    if (dup) /* mmio duplicate of an intel-rapl package */
-      continue;
-    ck_assert_uint_lt(n, max);
-    snprintf(e[n].zone, sizeof(e[n].zone), "%s", parent);
-    snprintf(e[n].domain, sizeof(e[n].domain), "%s", domain);
-    e[n].watts = (double)sim_zone_power_uw(m, i) / 1e6;
-    int pkg;
-    if (amd_core_sum && strcmp(domain, "core") == 0 &&
-        sscanf(parent, "package-%d", &pkg) == 1)
-      e[n].watts *= (double)sim_amd_core_count(m, (size_t)pkg);
-    n++;
-  }
-  /* totals, per domain */
-  size_t zones = n;
-  for (size_t i = 0; i < zones; i++) {
-    expect_t *t = NULL;
-    for (size_t k = zones; k < n; k++)
-      if (strcmp(e[k].domain, e[i].domain) == 0)
-        t = &e[k];
-    if (t == NULL) {
-      ck_assert_uint_lt(n, max);
-      t = &e[n++];
-      snprintf(t->zone, sizeof(t->zone), "total");
-      snprintf(t->domain, sizeof(t->domain), "%s", e[i].domain);
-      t->watts = 0;
-    }
-    t->watts += e[i].watts;
-  }
-  return n;
-}
 
 /* Reads one register of one CPU through the simulated msr device. */
 static uint32_t read_msr32(const char *root, unsigned cpu, uint32_t reg) {

@@ -155,49 +155,6 @@ static size_t parse_points(const char *json, double *t, double *v, size_t max) {
   return n;
 }
 
-typedef struct {
-  char zone[64], domain[32];
-  double watts;
-} expect_t;
-
-/* derive + power per zone and domain, and the totals per domain (as in
- * test_collectd.c; xeon-2s has no AMD core sum) */
-static size_t expected_zones(const sim_machine_t *m, expect_t *e, size_t max) {
-  size_t n = 0;
-  for (size_t i = 0; i < sim_zone_count(m); i++) {
-    const char *parent = sim_zone_parent_name(m, i);
-    const char *name = sim_zone_name(m, i);
-    const char *domain = sim_zone_is_subzone(m, i) ? name
-                         : strncmp(name, "psys", 4) == 0 ? "psys"
-                                                          : "package";
-    bool dup = false;
-    for (size_t k = 0; k < n; k++)
-      dup = dup || (strcmp(e[k].zone, parent) == 0 && strcmp(e[k].domain, domain) == 0);
-    if (dup)
-      continue;
-    ck_assert_uint_lt(n, max);
-    snprintf(e[n].zone, sizeof(e[n].zone), "%s", parent);
-    snprintf(e[n].domain, sizeof(e[n].domain), "%s", domain);
-    e[n].watts = (double)sim_zone_power_uw(m, i) / 1e6;
-    n++;
-  }
-  size_t zones = n;
-  for (size_t i = 0; i < zones; i++) {
-    expect_t *tot = NULL;
-    for (size_t k = zones; k < n; k++)
-      if (strcmp(e[k].domain, e[i].domain) == 0)
-        tot = &e[k];
-    if (tot == NULL) {
-      ck_assert_uint_lt(n, max);
-      tot = &e[n++];
-      snprintf(tot->zone, sizeof(tot->zone), "total");
-      snprintf(tot->domain, sizeof(tot->domain), "%s", e[i].domain);
-      tot->watts = 0;
-    }
-    tot->watts += e[i].watts;
-  }
-  return n;
-}
 
 #define MAXP 256
 
@@ -293,7 +250,7 @@ START_TEST(collectd_network_to_influxdb) {
                 "tag keys: %s", keys);
   char *ser = influx_query(http, "SHOW SERIES FROM rapl_value");
   expect_t e[16];
-  size_t ne = expected_zones(t.model, e, 16);
+  size_t ne = expected_zones(t.model, e, 16, false);
   ck_assert_uint_eq(ne, 6); /* package-0/1, total x package, dram */
   size_t nser = 0;
   for (const char *s = ser; (s = strstr(s, "[\"rapl_value,")) != NULL; s++)

@@ -32,50 +32,6 @@
 #include "e2e.h"
 #include "testutil.h"
 
-typedef struct {
-  char zone[64], domain[32];
-  double watts;
-} expect_t;
-
-/* The simulated zones' power (as tests/test_collectd.c, via powercap): one
- * per zone and domain (mmio duplicates left out), then the per-domain
- * totals. */
-static size_t expected_zones(const sim_machine_t *m, expect_t *e, size_t max) {
-  size_t n = 0;
-  for (size_t i = 0; i < sim_zone_count(m); i++) {
-    const char *parent = sim_zone_parent_name(m, i);
-    const char *name = sim_zone_name(m, i);
-    const char *domain = sim_zone_is_subzone(m, i) ? name
-                         : strncmp(name, "psys", 4) == 0 ? "psys"
-                                                          : "package";
-    bool dup = false;
-    for (size_t k = 0; k < n; k++)
-      dup = dup || (strcmp(e[k].zone, parent) == 0 && strcmp(e[k].domain, domain) == 0);
-    if (dup)
-      continue;
-    ck_assert_uint_lt(n, max);
-    snprintf(e[n].zone, sizeof(e[n].zone), "%s", parent);
-    snprintf(e[n].domain, sizeof(e[n].domain), "%s", domain);
-    e[n].watts = (double)sim_zone_power_uw(m, i) / 1e6;
-    n++;
-  }
-  size_t zones = n;
-  for (size_t i = 0; i < zones; i++) {
-    expect_t *t = NULL;
-    for (size_t k = zones; k < n; k++)
-      if (strcmp(e[k].domain, e[i].domain) == 0)
-        t = &e[k];
-    if (t == NULL) {
-      ck_assert_uint_lt(n, max);
-      t = &e[n++];
-      snprintf(t->zone, sizeof(t->zone), "total");
-      snprintf(t->domain, sizeof(t->domain), "%s", e[i].domain);
-      t->watts = 0;
-    }
-    t->watts += e[i].watts;
-  }
-  return n;
-}
 
 /* A TCP port on 127.0.0.1 that nothing listens on right now. */
 static int free_port(void) {
@@ -124,7 +80,7 @@ START_TEST(write_prometheus_exposition) {
   e2e_t t = {0};
   start_sim(&t, "xeon-2s", 3600.0);
   expect_t e[64];
-  size_t ne = expected_zones(t.model, e, 64);
+  size_t ne = expected_zones(t.model, e, 64, false);
   int port = free_port();
   char *conf = path_join(t.dir, "collectd.conf");
   FILE *f = fopen(conf, "w");
@@ -358,7 +314,7 @@ START_TEST(debian_stock_conf_with_drop_in) {
   e2e_t t = {0};
   start_sim(&t, "xeon-2s", 3600.0);
   expect_t e[64];
-  size_t ne = expected_zones(t.model, e, 64);
+  size_t ne = expected_zones(t.model, e, 64, false);
   char *sysfs = path_join(t.root, "sys");
   char *conf = stock_conf(t.dir);
   drop_in(t.dir, sysfs);
