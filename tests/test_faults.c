@@ -161,7 +161,11 @@ START_TEST(fault_is_survived) {
             continue;
         }
         worst_pct = fmax(worst_pct, pct);
-        ck_assert_msg(pct <= 1.0, "%s: %s = %.3f W at %.3f, simulated %.3f W "
+        /* 2 %: a reader preempted between a read and its timestamp on a
+         * loaded 2-core machine was seen 1.15 % off once (make check runs
+         * two test programs at a time); a lost or doubled interval at
+         * Interval 1 is 50 % or more */
+        ck_assert_msg(pct <= 2.0, "%s: %s = %.3f W at %.3f, simulated %.3f W "
                       "(a spike or a dip)", f->name, x->id, x->v[k], x->t[k], expect);
         powers++;
       }
