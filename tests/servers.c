@@ -94,8 +94,9 @@ static void put(const char *dir, const char *file, const char *content) {
 /* ---- InfluxDB 1.x ------------------------------------------------------ */
 
 pid_t start_influxd(const char *dir, int http, int rpc, int udp, char **logp) {
-  ck_assert_msg(access(INFLUXD, X_OK) == 0, "%s is missing (influxdb): %s",
-                INFLUXD, strerror(errno));
+  const char *bin = getenv("INFLUXD") ? getenv("INFLUXD") : INFLUXD;
+  ck_assert_msg(access(bin, X_OK) == 0, "%s is missing (influxdb): %s", bin,
+                strerror(errno));
   char conf[4096];
   snprintf(conf, sizeof(conf),
            "reporting-disabled = true\n"
@@ -114,7 +115,7 @@ pid_t start_influxd(const char *dir, int http, int rpc, int udp, char **logp) {
   put(dir, "influxdb.conf", conf);
   char *cfg = path_join(dir, "influxdb.conf");
   *logp = path_join(dir, "influxd.log");
-  char *argv[] = {INFLUXD, "-config", cfg, NULL};
+  char *argv[] = {(char *)bin, "-config", cfg, NULL};
   pid_t pid = spawn_daemon(argv, *logp);
   free(cfg);
   return pid;

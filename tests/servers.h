@@ -26,7 +26,8 @@ pid_t spawn_daemon(char *const argv[], const char *log);
 /* influxd: dir/influxdb.conf, data under dir/influxdb, HTTP on `http`,
  * RPC on `rpc`, the collectd input (database "collectd") on udp `udp`;
  * *logp: its log (malloc'd). start_ returns at once, wait_ until /ping
- * answers (fails the test if it exits or 15 s pass). */
+ * answers (fails the test if it exits or 15 s pass). $INFLUXD overrides
+ * /usr/bin/influxd. */
 pid_t start_influxd(const char *dir, int http, int rpc, int udp, char **logp);
 void wait_influxd(pid_t pid, int http, const char *log);
 /* one InfluxQL query on database "collectd" (curl); the JSON, malloc'd;

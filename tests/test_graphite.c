@@ -16,26 +16,22 @@
  * RAPL_MACHINES. */
 #define _GNU_SOURCE
 #include <check.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "e2e.h"
+#include "servers.h"
 #include "testutil.h"
 
-#define CARBON_CACHE "/usr/bin/carbon-cache"
 #define WHISPER_FETCH "/usr/bin/whisper-fetch"
 
 /* the README's Graphite paths for a 2-socket Skylake-SP, host h1,
@@ -50,121 +46,6 @@ static const char *const documented[] = {
     "h1/rapl/gauge-meter-rapl-powercap.wsp",
 };
 #define N_DOCUMENTED (sizeof(documented) / sizeof(documented[0]))
-
-/* A free TCP port on 127.0.0.1 (bound to port 0, then released). */
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ck_assert_int_ge(fd, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  socklen_t len = sizeof(a);
-  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-static bool port_open(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ck_assert_int_ge(fd, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_port = htons((uint16_t)port),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
-static void put(const char *dir, const char *file, const char *content) {
-  char *path = path_join(dir, file);
-  FILE *f = fopen(path, "w");
-  ck_assert_msg(f != NULL, "%s", path);
-  fputs(content, f);
-  fclose(f);
-  free(path);
-}
-
-/* carbon-cache in the foreground, its own process group, killed with the
- * test process if that dies (a failed assertion) */
-static pid_t start_carbon(const char *dir, int port, char **logp) {
-  ck_assert_msg(access(CARBON_CACHE, X_OK) == 0,
-                "%s is missing (graphite-carbon): %s", CARBON_CACHE,
-                strerror(errno));
-  char conf[8192];
-  snprintf(conf, sizeof(conf),
-           "[cache]\n"
-           "STORAGE_DIR = %s/carbon\n"
-           "LOCAL_DATA_DIR = %s/carbon/whisper\n"
-           "WHITELISTS_DIR = %s/carbon/lists\n"
-           "LOG_DIR = %s/carbon/log\n"
-           "PID_DIR = %s/carbon\n"
-           "USER =\n"
-           "DATABASE = whisper\n"
-           "ENABLE_LOGROTATION = False\n"
-           "ENABLE_TAGS = False\n"
-           "MAX_CACHE_SIZE = inf\n"
-           "MAX_UPDATES_PER_SECOND = 100000\n"
-           "MAX_CREATES_PER_MINUTE = inf\n"
-           "LINE_RECEIVER_INTERFACE = 127.0.0.1\n"
-           "LINE_RECEIVER_PORT = %d\n"
-           "ENABLE_UDP_LISTENER = False\n"
-           "PICKLE_RECEIVER_INTERFACE = 127.0.0.1\n"
-           "PICKLE_RECEIVER_PORT = 0\n"
-           "CACHE_QUERY_INTERFACE = 127.0.0.1\n"
-           "CACHE_QUERY_PORT = 0\n"
-           "WHISPER_AUTOFLUSH = True\n"
-           "WHISPER_FALLOCATE_CREATE = False\n"
-           "LOG_LISTENER_CONN_SUCCESS = False\n",
-           dir, dir, dir, dir, dir, port);
-  put(dir, "carbon.conf", conf);
-  put(dir, "storage-schemas.conf",
-      "[everything]\npattern = .*\nretentions = 1s:1h\n");
-  char *cfg = path_join(dir, "carbon.conf");
-  char *opt = NULL;
-  ck_assert_int_ge(asprintf(&opt, "--config=%s", cfg), 0);
-  *logp = path_join(dir, "carbon.log");
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (pid == 0) {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent)
-      _exit(126);
-    int fd = open(*logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    char *argv[] = {CARBON_CACHE, opt, "--nodaemon", "start", NULL};
-    execv(argv[0], argv);
-    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
-  free(opt);
-  free(cfg);
-  return pid;
-}
-
-static void wait_carbon(pid_t pid, int port, const char *logf) {
-  double deadline = now_s() + 30;
-  while (!port_open(port)) {
-    int status;
-    if (waitpid(pid, &status, WNOHANG) != 0) {
-      char *log = slurp(logf);
-      ck_abort_msg("carbon-cache exited before listening on 127.0.0.1:%d:\n%s",
-                   port, log);
-    }
-    if (now_s() > deadline) {
-      char *log = slurp(logf);
-      kill(pid, SIGKILL);
-      waitpid(pid, NULL, 0);
-      ck_abort_msg("carbon-cache not listening on 127.0.0.1:%d after 30 s:\n%s",
-                   port, log);
-    }
-    usleep(50000);
-  }
-}
 
 static void write_collectd_conf(const char *dir, const char *sysfs, int port) {
   char *conf = path_join(dir, "collectd.conf");
@@ -244,7 +125,7 @@ START_TEST(collectd_to_carbon_whisper) {
   double t0 = now_s();
   e2e_t t = {0};
   t.dir = make_temp_dir("graphite-e2e");
-  int port = free_port();
+  int port = free_port(SOCK_STREAM);
   char *carbon_log = NULL;
   pid_t carbon = start_carbon(t.dir, port, &carbon_log);
   start_sim(&t, "xeon-2s", 3600);

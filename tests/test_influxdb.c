@@ -11,150 +11,20 @@
  * Environment (set by `make check`): COLLECTD, RAPL_PLUGIN_DIR, RAPL_SIM,
  * RAPL_MACHINES. INFLUXD overrides /usr/bin/influxd. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <check.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "e2e.h"
+#include "servers.h"
 #include "testutil.h"
-
-/* a loopback port free now (tcp or udp); the kernel's choice */
-static int free_port(int type) {
-  int fd = socket(AF_INET, type, 0);
-  ck_assert_int_ge(fd, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  socklen_t len = sizeof(a);
-  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-/* influxd, killed with this process if a check fails first */
-static pid_t spawn_influxd(const char *conf, const char *log) {
-  const char *bin = getenv("INFLUXD") ? getenv("INFLUXD") : "/usr/bin/influxd";
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent)
-      _exit(127);
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    execl(bin, bin, "-config", conf, (char *)NULL);
-    fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
-    _exit(127);
-  }
-  return pid;
-}
-
-/* GET /ping answers 204 once influxd is up */
-static bool influx_ping(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0)
-    return false;
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  bool ok = false;
-  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
-    const char *req = "GET /ping HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
-      char buf[512];
-      ssize_t n = read(fd, buf, sizeof(buf) - 1);
-      if (n > 0) {
-        buf[n] = 0;
-        ok = strstr(buf, " 204 ") != NULL;
-      }
-    }
-  }
-  close(fd);
-  return ok;
-}
-
-/* one InfluxQL query on database "collectd" through curl; the JSON answer,
- * malloc'd; times in microseconds since the epoch */
-static char *influx_query(int port, const char *q) {
-  char url[128], qarg[4096];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/query", port);
-  snprintf(qarg, sizeof(qarg), "q=%s", q);
-  int p[2];
-  ck_assert_int_eq(pipe(p), 0);
-  pid_t pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (pid == 0) {
-    dup2(p[1], 1);
-    close(p[0]);
-    close(p[1]);
-    execlp("curl", "curl", "-sS", "--max-time", "10", "-G", url,
-           "--data-urlencode", "db=collectd", "--data-urlencode", "epoch=u",
-           "--data-urlencode", qarg, (char *)NULL);
-    _exit(127);
-  }
-  close(p[1]);
-  size_t cap = 1 << 16, n = 0;
-  char *out = malloc(cap);
-  ck_assert_ptr_nonnull(out);
-  for (;;) {
-    if (n + 4096 > cap) {
-      cap *= 2;
-      out = realloc(out, cap);
-      ck_assert_ptr_nonnull(out);
-    }
-    ssize_t r = read(p[0], out + n, cap - n - 1);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    n += (size_t)r;
-  }
-  out[n] = 0;
-  close(p[0]);
-  int st;
-  ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-  ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "curl failed: %s\n%s", q,
-                out);
-  return out;
-}
-
-/* the [[time, value], ...] pairs of a one-series answer */
-static size_t parse_points(const char *json, double *t, double *v, size_t max) {
-  const char *s = strstr(json, "\"values\":[");
-  if (s == NULL)
-    return 0;
-  s += strlen("\"values\":[");
-  size_t n = 0;
-  while (*s == '[' && n < max) {
-    char *end;
-    t[n] = strtod(s + 1, &end);
-    ck_assert_msg(*end == ',', "bad point in %s", json);
-    v[n] = strtod(end + 1, &end);
-    ck_assert_msg(*end == ']', "bad point in %s", json);
-    n++;
-    s = end + 1;
-    if (*s == ',')
-      s++;
-  }
-  return n;
-}
-
 
 #define MAXP 256
 
@@ -171,41 +41,9 @@ START_TEST(collectd_network_to_influxdb) {
     rpc = free_port(SOCK_STREAM);
 
   /* influxd: loopback only, everything under t.dir */
-  char *iconf = path_join(t.dir, "influxdb.conf");
-  FILE *f = fopen(iconf, "w");
-  ck_assert_ptr_nonnull(f);
-  fprintf(f,
-          "reporting-disabled = true\n"
-          "bind-address = \"127.0.0.1:%d\"\n"
-          "[meta]\n  dir = \"%s/influxdb/meta\"\n"
-          "[data]\n  dir = \"%s/influxdb/data\"\n"
-          "  wal-dir = \"%s/influxdb/wal\"\n  query-log-enabled = false\n"
-          "[monitor]\n  store-enabled = false\n"
-          "[http]\n  enabled = true\n  bind-address = \"127.0.0.1:%d\"\n"
-          "  log-enabled = false\n"
-          "[[collectd]]\n  enabled = true\n  bind-address = \"127.0.0.1:%d\"\n"
-          "  database = \"collectd\"\n"
-          "  typesdb = \"/usr/share/collectd/types.db\"\n"
-          "  batch-size = 100\n  batch-timeout = \"100ms\"\n",
-          rpc, t.dir, t.dir, t.dir, http, udp);
-  fclose(f);
-  char *ilog = path_join(t.dir, "influxd.log");
-  pid_t influxd = spawn_influxd(iconf, ilog);
-  double deadline = now_s() + 15;
-  for (;;) {
-    if (influx_ping(http))
-      break;
-    if (waitpid(influxd, NULL, WNOHANG) == influxd) {
-      char *l = slurp(ilog);
-      ck_abort_msg("influxd exited before answering /ping:\n%s", l);
-    }
-    if (now_s() > deadline) {
-      char *l = slurp(ilog);
-      ck_abort_msg("influxd did not answer /ping on 127.0.0.1:%d in 15 s:\n%s",
-                   http, l);
-    }
-    usleep(50000);
-  }
+  char *ilog;
+  pid_t influxd = start_influxd(t.dir, http, rpc, udp, &ilog);
+  wait_influxd(influxd, http, ilog);
   double t_influx = now_s() - t0;
 
   /* collectd: rapl every 2 s (as test_collectd.c: the jitter of a loaded
@@ -213,7 +51,7 @@ START_TEST(collectd_network_to_influxdb) {
    * second; 12.5 s: 6 power points per series */
   char *sysfs = path_join(t.root, "sys");
   char *conf = write_conf(t.dir, sysfs, "  ActiveIdle false\n", 2);
-  f = fopen(conf, "a");
+  FILE *f = fopen(conf, "a");
   ck_assert_ptr_nonnull(f);
   fprintf(f,
           "<LoadPlugin network>\n  FlushInterval 1\n</LoadPlugin>\n"
@@ -226,18 +64,7 @@ START_TEST(collectd_network_to_influxdb) {
   ck_assert_msg(count_lines_with(log, "[error]") == 0, "%s", log);
 
   /* the last packet's points: wait until the count stays the same */
-  const char *count_q = "SELECT count(value) FROM rapl_value";
-  char *prev = NULL;
-  for (deadline = now_s() + 5;;) {
-    char *cur = influx_query(http, count_q);
-    bool stable = prev && strstr(cur, "\"values\":[") && strcmp(prev, cur) == 0;
-    free(prev);
-    prev = cur;
-    if (stable || now_s() > deadline)
-      break;
-    usleep(300000);
-  }
-  free(prev);
+  influx_settle(http, "SELECT count(value) FROM rapl_value", 5);
 
   /* exactly the documented series */
   char *meas = influx_query(http, "SHOW MEASUREMENTS");
@@ -280,7 +107,7 @@ START_TEST(collectd_network_to_influxdb) {
              "AND type='power' AND type_instance='%s'",
              e[i].zone, e[i].domain);
     char *pj = influx_query(http, q);
-    size_t np = parse_points(pj, pt, pv, MAXP);
+    size_t np = influx_points(pj, pt, pv, MAXP);
     ck_assert_msg(np >= 5, "%s: %zu power points: %s", key, np, pj);
     for (size_t k = 0; k < np; k++) {
       double err = fabs(pv[k] - e[i].watts) / e[i].watts;
@@ -294,7 +121,7 @@ START_TEST(collectd_network_to_influxdb) {
              "type_instance='%s'",
              e[i].zone, e[i].domain);
     char *dj = influx_query(http, q);
-    size_t nd = parse_points(dj, dt, dv, MAXP);
+    size_t nd = influx_points(dj, dt, dv, MAXP);
     ck_assert_msg(nd >= 4, "%s/%s: %zu derivative points: %s", e[i].zone,
                   e[i].domain, nd, dj);
     /* each derivative point is the energy of the interval that ends at a
@@ -355,7 +182,6 @@ START_TEST(collectd_network_to_influxdb) {
   free(conf);
   free(sysfs);
   free(ilog);
-  free(iconf);
   stop_sim(&t);
 }
 END_TEST
