@@ -82,6 +82,22 @@ pid_t spawn_daemon(char *const argv[], const char *log) {
   return pid;
 }
 
+void wait_listening(const char *what, pid_t pid, int port, const char *log) {
+  double deadline = now_s() + 30;
+  while (!tcp_port_open(port)) {
+    if (waitpid(pid, NULL, WNOHANG) != 0)
+      ck_abort_msg("%s exited before listening on 127.0.0.1:%d:\n%s", what,
+                   port, slurp(log));
+    if (now_s() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+      ck_abort_msg("%s not listening on 127.0.0.1:%d after 30 s:\n%s", what,
+                   port, slurp(log));
+    }
+    usleep(50000);
+  }
+}
+
 static void put(const char *dir, const char *file, const char *content) {
   char *path = path_join(dir, file);
   FILE *f = fopen(path, "w");
@@ -280,19 +296,7 @@ pid_t start_carbon(const char *dir, int port, char **logp) {
 }
 
 void wait_carbon(pid_t pid, int port, const char *log) {
-  double deadline = now_s() + 30;
-  while (!tcp_port_open(port)) {
-    if (waitpid(pid, NULL, WNOHANG) != 0)
-      ck_abort_msg("carbon-cache exited before listening on 127.0.0.1:%d:\n%s",
-                   port, slurp(log));
-    if (now_s() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, NULL, 0);
-      ck_abort_msg("carbon-cache not listening on 127.0.0.1:%d after 30 s:\n%s",
-                   port, slurp(log));
-    }
-    usleep(50000);
-  }
+  wait_listening("carbon-cache", pid, port, log);
 }
 
 char *whisper_dump(const char *dir, char *const files[], size_t n) {

@@ -22,6 +22,9 @@ bool udp_port_bound(int port);
 /* fork + exec, stdout and stderr appended to `log`, in its own process
  * group, SIGTERM'd when the test process dies (a failed check) */
 pid_t spawn_daemon(char *const argv[], const char *log);
+/* until something accepts on 127.0.0.1:port (tcp); fails the test, naming
+ * the server `what`, if pid exits or 30 s pass (then it is SIGKILL'd) */
+void wait_listening(const char *what, pid_t pid, int port, const char *log);
 
 /* influxd: dir/influxdb.conf, data under dir/influxdb, HTTP on `http`,
  * RPC on `rpc`, the collectd input (database "collectd") on udp `udp`;

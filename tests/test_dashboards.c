@@ -6,11 +6,12 @@
  * epyc-2s, both powercap over FUSE, Interval 1, ActiveIdle on with the
  * host's /proc/stat) send through write_graphite to carbon-cache (Debian's
  * graphite-carbon) and through the network plugin to InfluxDB 1.x's
- * collectd input (Debian's influxd), all on loopback ports the kernel
- * picks, everything in the test's temp dir. Then carbon is stopped (its
- * cache flushed to whisper) and Debian's graphite-web serves those whisper
- * files through its real render API (tests/graphite_web.py: graphite.wsgi
- * under wsgiref). tests/dashboard_queries.py parses both dashboards,
+ * collectd input (Debian's influxd; both started by tests/servers.c),
+ * all on loopback ports the kernel picks, everything in the test's temp
+ * dir. Then carbon is stopped (its cache flushed to whisper) and Debian's
+ * graphite-web serves those whisper files through its real render API
+ * (tests/graphite_web.py: graphite.wsgi under wsgiref).
+ * tests/dashboard_queries.py parses both dashboards,
  * substitutes the variables as Grafana does ($host = both hosts, so the
  * fleet panels sum two hosts) and runs every target and every variable
  * query; it fails on an error, an empty answer or an all-null series.
@@ -30,158 +31,24 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "e2e.h"
+#include "servers.h"
 #include "testutil.h"
 
 #define PYTHON "/usr/bin/python3" /* Debian's: graphite-web, whisper */
-#define CARBON_CACHE "/usr/bin/carbon-cache"
 #define RUN_S 10.0 /* collectd's run */
-
-static int free_port(int type) {
-  int fd = socket(AF_INET, type, 0);
-  ck_assert_int_ge(fd, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  socklen_t len = sizeof(a);
-  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-static bool port_open(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ck_assert_int_ge(fd, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_port = htons((uint16_t)port),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
-static void put(const char *dir, const char *file, const char *content) {
-  char *path = path_join(dir, file);
-  FILE *f = fopen(path, "w");
-  ck_assert_msg(f != NULL, "%s", path);
-  fputs(content, f);
-  fclose(f);
-  free(path);
-}
-
-/* a server in its own process group, killed with this process if a check
- * fails first; output appended to log */
-static pid_t start_server(char *const argv[], const char *log) {
-  ck_assert_msg(access(argv[0], X_OK) == 0, "%s is missing: %s", argv[0],
-                strerror(errno));
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (pid == 0) {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent)
-      _exit(126);
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    execv(argv[0], argv);
-    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
-  return pid;
-}
-
-/* until the server accepts on port; its death or 30 s fail the test */
-static void wait_listening(const char *what, pid_t pid, int port,
-                           const char *log) {
-  double deadline = now_s() + 30;
-  while (!port_open(port)) {
-    if (waitpid(pid, NULL, WNOHANG) == pid)
-      ck_abort_msg("%s exited before listening on 127.0.0.1:%d:\n%s", what,
-                   port, slurp(log));
-    if (now_s() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, NULL, 0);
-      ck_abort_msg("%s not listening on 127.0.0.1:%d after 30 s:\n%s", what,
-                   port, slurp(log));
-    }
-    usleep(50000);
-  }
-}
-
-static pid_t start_carbon(const char *dir, int port, const char *log) {
-  char conf[8192];
-  snprintf(conf, sizeof(conf),
-           "[cache]\nSTORAGE_DIR = %s/carbon\n"
-           "LOCAL_DATA_DIR = %s/carbon/whisper\n"
-           "WHITELISTS_DIR = %s/carbon/lists\nLOG_DIR = %s/carbon/log\n"
-           "PID_DIR = %s/carbon\nUSER =\nDATABASE = whisper\n"
-           "ENABLE_LOGROTATION = False\nENABLE_TAGS = False\n"
-           "MAX_CACHE_SIZE = inf\nMAX_UPDATES_PER_SECOND = 100000\n"
-           "MAX_CREATES_PER_MINUTE = inf\n"
-           "LINE_RECEIVER_INTERFACE = 127.0.0.1\nLINE_RECEIVER_PORT = %d\n"
-           "ENABLE_UDP_LISTENER = False\n"
-           "PICKLE_RECEIVER_INTERFACE = 127.0.0.1\nPICKLE_RECEIVER_PORT = 0\n"
-           "CACHE_QUERY_INTERFACE = 127.0.0.1\nCACHE_QUERY_PORT = 0\n"
-           "WHISPER_AUTOFLUSH = True\nWHISPER_FALLOCATE_CREATE = False\n"
-           "LOG_LISTENER_CONN_SUCCESS = False\n",
-           dir, dir, dir, dir, dir, port);
-  put(dir, "carbon.conf", conf);
-  put(dir, "storage-schemas.conf",
-      "[everything]\npattern = .*\nretentions = 1s:1h\n");
-  char *cfg = path_join(dir, "carbon.conf");
-  char *opt = NULL;
-  ck_assert_int_ge(asprintf(&opt, "--config=%s", cfg), 0);
-  char *argv[] = {CARBON_CACHE, opt, "--nodaemon", "start", NULL};
-  pid_t pid = start_server(argv, log);
-  free(opt);
-  free(cfg);
-  return pid;
-}
-
-static pid_t start_influxd(const char *dir, int http, int rpc, int udp,
-                           const char *log) {
-  char conf[4096];
-  snprintf(conf, sizeof(conf),
-           "reporting-disabled = true\nbind-address = \"127.0.0.1:%d\"\n"
-           "[meta]\n  dir = \"%s/influxdb/meta\"\n"
-           "[data]\n  dir = \"%s/influxdb/data\"\n"
-           "  wal-dir = \"%s/influxdb/wal\"\n  query-log-enabled = false\n"
-           "[monitor]\n  store-enabled = false\n"
-           "[http]\n  enabled = true\n  bind-address = \"127.0.0.1:%d\"\n"
-           "  log-enabled = false\n"
-           "[[collectd]]\n  enabled = true\n  bind-address = \"127.0.0.1:%d\"\n"
-           "  database = \"collectd\"\n"
-           "  typesdb = \"/usr/share/collectd/types.db\"\n"
-           "  batch-size = 100\n  batch-timeout = \"100ms\"\n",
-           rpc, dir, dir, dir, http, udp);
-  put(dir, "influxdb.conf", conf);
-  char *cfg = path_join(dir, "influxdb.conf");
-  const char *bin = getenv("INFLUXD") ? getenv("INFLUXD") : "/usr/bin/influxd";
-  char *argv[] = {(char *)bin, "-config", cfg, NULL};
-  pid_t pid = start_server(argv, log);
-  free(cfg);
-  return pid;
-}
 
 /* collectd for one host: rapl -> write_graphite and network */
 static char *host_conf(const char *dir, const char *host, const char *sysfs,
@@ -406,10 +273,9 @@ START_TEST(dashboards_queries_return_data) {
     http = free_port(SOCK_STREAM);
   while (rpc == http || rpc == carbon_port)
     rpc = free_port(SOCK_STREAM);
-  char *carbon_log = path_join(dir, "carbon.log");
-  char *influx_log = path_join(dir, "influxd.log");
-  pid_t carbon = start_carbon(dir, carbon_port, carbon_log);
-  pid_t influxd = start_influxd(dir, http, rpc, udp, influx_log);
+  char *carbon_log, *influx_log; /* dir/carbon.log, dir/influxd.log */
+  pid_t carbon = start_carbon(dir, carbon_port, &carbon_log);
+  pid_t influxd = start_influxd(dir, http, rpc, udp, &influx_log);
   wait_listening("carbon-cache", carbon, carbon_port, carbon_log);
   wait_listening("influxd", influxd, http, influx_log);
   double t_servers = now_s() - t0;
@@ -452,7 +318,9 @@ START_TEST(dashboards_queries_return_data) {
   char port_s[16];
   snprintf(port_s, sizeof(port_s), "%d", web);
   char *wa[] = {PYTHON, script, web_dir, whisper, port_s, NULL};
-  pid_t gweb = start_server(wa, web_log);
+  ck_assert_msg(access(PYTHON, X_OK) == 0, "%s is missing: %s", PYTHON,
+                strerror(errno));
+  pid_t gweb = spawn_daemon(wa, web_log);
   wait_listening("graphite-web", gweb, web, web_log);
   double t_web = now_s() - t0;
 
