@@ -27,6 +27,8 @@ cdtime_t fake_interval;
 uint64_t fake_now_ns = UINT64_C(1000) * 1000000000;
 fake_value_t *fake_values;
 size_t fake_value_count;
+int fake_dispatch_count_only;
+size_t fake_dispatch_count;
 static size_t fake_value_capacity;
 static char log_buf[256 * 1024];
 static size_t log_len;
@@ -111,6 +113,9 @@ int plugin_unregister_read(const char *name) {
 }
 
 int plugin_dispatch_values(value_list_t const *vl) {
+  fake_dispatch_count++;
+  if (fake_dispatch_count_only)
+    return 0;
   if (fake_value_count == fake_value_capacity) {
     fake_value_capacity = fake_value_capacity ? 2 * fake_value_capacity : 256;
     fake_values = realloc(fake_values, fake_value_capacity * sizeof(*fake_values));

@@ -42,6 +42,10 @@ extern uint64_t fake_now_ns;     /* rapl_clock_ns() and cdtime() */
 /* Dispatched values since fake_reset(); log lines too. */
 extern fake_value_t *fake_values;
 extern size_t fake_value_count;
+/* Non-zero: plugin_dispatch_values only counts (fake_dispatch_count),
+ * recording nothing - no allocation, no formatting (tests/bench). */
+extern int fake_dispatch_count_only;
+extern size_t fake_dispatch_count;
 size_t fake_log_count(const char *needle);
 const char *fake_log_text(void);
 
