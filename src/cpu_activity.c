@@ -28,12 +28,19 @@ static int parse_digits(const char **p, const char *end, uint64_t *value) {
   return 0;
 }
 
-int rapl_parse_proc_stat(const char *text, size_t len, rapl_cpu_times_t *times,
-                         size_t max_cpus) {
-  for (size_t i = 0; i < max_cpus; i++)
-    times[i] = (rapl_cpu_times_t){0};
-  const char *p = text, *end = text + len;
+/* rapl_parse_proc_stat() for times[] whose entries from clear_below on
+ * are already clear; *high (if not NULL) receives the end of what it
+ * wrote: times[*high..max_cpus) are clear on return, whatever it returns. */
+static int parse_stat(const char *text, size_t len, rapl_cpu_times_t *times,
+                      size_t max_cpus, size_t clear_below, size_t *high) {
+  if (clear_below > max_cpus)
+    clear_below = max_cpus;
+  memset(times, 0, clear_below * sizeof(*times));
+  size_t written = 0;
   int lines = 0;
+  const char *p = text, *end = text + len;
+  if (high != NULL)
+    *high = 0;
   while (p < end) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     if (eol == NULL)
@@ -69,6 +76,8 @@ int rapl_parse_proc_stat(const char *text, size_t len, rapl_cpu_times_t *times,
       if (times[cpu].present)
         return -EINVAL; /* the same CPU twice */
       /* user nice system idle iowait irq softirq steal */
+      if (cpu + 1 > written && high != NULL)
+        *high = written = (size_t)cpu + 1;
       times[cpu].present = true;
       times[cpu].busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
       times[cpu].idle = f[3] + f[4];
@@ -79,12 +88,18 @@ int rapl_parse_proc_stat(const char *text, size_t len, rapl_cpu_times_t *times,
   return lines;
 }
 
+int rapl_parse_proc_stat(const char *text, size_t len, rapl_cpu_times_t *times,
+                         size_t max_cpus) {
+  return parse_stat(text, len, times, max_cpus, max_cpus, NULL);
+}
+
 int rapl_cpu_snapshot_load(const char *procfs, rapl_cpu_snapshot_t *snap) {
   if (snap->cpus == NULL) {
     snap->cpus = calloc(RAPL_MAX_CPUS, sizeof(*snap->cpus));
     if (snap->cpus == NULL)
       return -ENOMEM;
     snap->count = RAPL_MAX_CPUS;
+    snap->used = 0;
   }
   char path[PATH_MAX];
   if ((size_t)snprintf(path, sizeof(path), "%s/stat", procfs) >= sizeof(path))
@@ -92,9 +107,14 @@ int rapl_cpu_snapshot_load(const char *procfs, rapl_cpu_snapshot_t *snap) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -errno;
-  /* /proc/stat grows with the CPUs (about 100 bytes each) and interrupts */
-  size_t cap = (size_t)64 * 1024, len = 0;
-  char *buf = malloc(cap);
+  /* /proc/stat grows with the CPUs (about 100 bytes each) and interrupts;
+   * the buffer stays for the next load at the size it grew to */
+  if (snap->buf == NULL) {
+    snap->buf = malloc((size_t)64 * 1024);
+    snap->buf_cap = snap->buf != NULL ? (size_t)64 * 1024 : 0;
+  }
+  size_t cap = snap->buf_cap, len = 0;
+  char *buf = snap->buf;
   int err = 0;
   while (buf != NULL) {
     ssize_t n = read(fd, buf + len, cap - len);
@@ -111,25 +131,25 @@ int rapl_cpu_snapshot_load(const char *procfs, rapl_cpu_snapshot_t *snap) {
         err = -EFBIG;
         break;
       }
-      buf = bigger;
-      cap *= 2;
+      buf = snap->buf = bigger;
+      cap = snap->buf_cap = cap * 2;
     }
   }
   close(fd);
   if (buf == NULL)
     return -ENOMEM;
   if (err == 0) {
-    int lines = rapl_parse_proc_stat(buf, len, snap->cpus, snap->count);
+    int lines = parse_stat(buf, len, snap->cpus, snap->count, snap->used,
+                           &snap->used);
     err = lines < 0 ? lines : 0;
   }
-  free(buf);
   return err;
 }
 
 void rapl_cpu_snapshot_free(rapl_cpu_snapshot_t *snap) {
   free(snap->cpus);
-  snap->cpus = NULL;
-  snap->count = 0;
+  free(snap->buf);
+  *snap = (rapl_cpu_snapshot_t){0};
 }
 
 void rapl_cpu_set_ticks(const rapl_cpu_snapshot_t *before,

@@ -26,6 +26,11 @@ typedef struct {
 typedef struct {
   rapl_cpu_times_t *cpus; /* indexed by CPU number */
   size_t count;           /* entries in cpus */
+  /* the loader's, kept from one load to the next so that a sample
+   * allocates nothing and clears only what the last load wrote: */
+  size_t used;   /* cpus[used..count) are all clear */
+  char *buf;     /* the file's text */
+  size_t buf_cap;
 } rapl_cpu_snapshot_t;
 
 /* The per-CPU lines ("cpuN user nice system idle iowait irq softirq steal
@@ -38,7 +43,8 @@ int rapl_parse_proc_stat(const char *text, size_t len, rapl_cpu_times_t *times,
                          size_t max_cpus);
 
 /* Reads <procfs>/stat into snap (allocated on first use; RAPL_MAX_CPUS
- * entries). 0 or a negative errno. */
+ * entries, and a text buffer kept for the next load). 0 or a negative
+ * errno. */
 int rapl_cpu_snapshot_load(const char *procfs, rapl_cpu_snapshot_t *snap);
 void rapl_cpu_snapshot_free(rapl_cpu_snapshot_t *snap);
 

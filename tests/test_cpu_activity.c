@@ -53,7 +53,8 @@ static const rapl_topology_t topo = {cpus, 4};
 
 START_TEST(set_ratios_follow_their_cpus) {
   rapl_cpu_times_t b[MAXC], a[MAXC];
-  rapl_cpu_snapshot_t before = {b, MAXC}, after = {a, MAXC};
+  rapl_cpu_snapshot_t before = {.cpus = b, .count = MAXC},
+                      after = {.cpus = a, .count = MAXC};
   ck_assert_int_eq(parse("cpu0 0 0 0 0\ncpu1 0 0 0 0\ncpu2 0 0 0 0\ncpu3 0 0 0 0\n", b), 4);
   ck_assert_int_eq(parse("cpu0 90 0 0 10\ncpu1 80 0 10 10\ncpu2 5 0 0 95\ncpu3 0 0 5 95\n", a), 4);
   uint64_t busy, total;
@@ -72,7 +73,8 @@ END_TEST
  * is left out: the ratio never leaves 0..1. */
 START_TEST(offline_and_restarted_cpus_are_left_out) {
   rapl_cpu_times_t b[MAXC], a[MAXC];
-  rapl_cpu_snapshot_t before = {b, MAXC}, after = {a, MAXC};
+  rapl_cpu_snapshot_t before = {.cpus = b, .count = MAXC},
+                      after = {.cpus = a, .count = MAXC};
   ck_assert_int_eq(parse("cpu0 1000 0 0 1000\ncpu1 500 0 0 500\ncpu2 7 0 0 3\n", b), 3);
   ck_assert_int_eq(parse("cpu0 2 0 0 1\ncpu1 600 0 0 600\ncpu3 50 0 0 50\n", a), 3);
   uint64_t busy, total;
