@@ -40,6 +40,9 @@ void rapl_options_set_defaults(rapl_options_t *options) {
   for (size_t i = 0; i < sizeof(default_chips) / sizeof(default_chips[0]); i++)
     snprintf(options->hwmon_chips[options->hwmon_chip_count++],
              sizeof(options->hwmon_chips[0]), "%s", default_chips[i]);
+  snprintf(options->cgroup_path, sizeof(options->cgroup_path),
+           "/sys/fs/cgroup");
+  options->cgroup_glob_count = 0; /* energy per cgroup off */
 }
 
 void rapl_options_copy(rapl_options_t *dst, const rapl_options_t *src,
@@ -73,6 +76,12 @@ void rapl_options_copy(rapl_options_t *dst, const rapl_options_t *src,
   }
   if (fields & RAPL_OPT_CONFIG_FILE)
     memcpy(dst->config_file, src->config_file, sizeof(dst->config_file));
+  if (fields & RAPL_OPT_CGROUP_PATH)
+    memcpy(dst->cgroup_path, src->cgroup_path, sizeof(dst->cgroup_path));
+  if (fields & RAPL_OPT_CGROUPS) {
+    memcpy(dst->cgroup_globs, src->cgroup_globs, sizeof(dst->cgroup_globs));
+    dst->cgroup_glob_count = src->cgroup_glob_count;
+  }
 }
 
 int rapl_options_set_path(char *slot, const char *option, const char *value,
@@ -192,6 +201,90 @@ int rapl_options_set_hwmon_chips(rapl_options_t *options,
     snprintf(options->hwmon_chips[i], sizeof(options->hwmon_chips[i]), "%s",
              names[i]);
   options->hwmon_chip_count = count;
+  return 0;
+}
+
+int rapl_options_check_cgroup_glob(const char *glob, char *err,
+                                   size_t err_len) {
+  static const char expected[] =
+      "expected a glob relative to CgroupPath, e.g. "
+      "\"system.slice/*.service\"";
+  if (glob == NULL || glob[0] == '\0') {
+    snprintf(err, err_len, "Cgroups: %s, got an empty string", expected);
+    return -EINVAL;
+  }
+  size_t len = strlen(glob);
+  if (len >= RAPL_CGROUP_GLOB_LEN) {
+    snprintf(err, err_len, "Cgroups: \"%.40s...\" is longer than %d bytes",
+             glob, RAPL_CGROUP_GLOB_LEN - 1);
+    return -EINVAL;
+  }
+  if (glob[0] == '/') {
+    snprintf(err, err_len, "Cgroups: \"%s\": %s, got an absolute path",
+             glob, expected);
+    return -EINVAL;
+  }
+  /* components: none empty ("a//b", "a/"), none "." or ".." */
+  for (const char *c = glob;;) {
+    const char *slash = strchr(c, '/');
+    size_t n = slash != NULL ? (size_t)(slash - c) : strlen(c);
+    if (n == 0 || (n == 1 && c[0] == '.') ||
+        (n == 2 && c[0] == '.' && c[1] == '.')) {
+      snprintf(err, err_len,
+               "Cgroups: \"%s\": %s, got %s component", glob, expected,
+               n == 0 ? "an empty" : n == 1 ? "a \".\"" : "a \"..\"");
+      return -EINVAL;
+    }
+    if (slash == NULL)
+      break;
+    c = slash + 1;
+  }
+  /* brackets as glob(3) reads them: '[' opens a class closed by a later
+   * ']' (one right after "[" or "[!" is a member) within the component;
+   * a backslash escapes the next character outside a class */
+  for (size_t i = 0; i < len; i++) {
+    if (glob[i] == '\\' && i + 1 < len) {
+      i++;
+      continue;
+    }
+    if (glob[i] != '[')
+      continue;
+    size_t k = i + 1;
+    if (k < len && (glob[k] == '!' || glob[k] == '^'))
+      k++;
+    if (k < len && glob[k] == ']')
+      k++;
+    while (k < len && glob[k] != ']' && glob[k] != '/')
+      k++;
+    if (k >= len || glob[k] != ']') {
+      snprintf(err, err_len,
+               "Cgroups: \"%s\": unbalanced '[' at byte %zu (a class "
+               "[...] must close within its path component)",
+               glob, i + 1);
+      return -EINVAL;
+    }
+    i = k;
+  }
+  return 0;
+}
+
+int rapl_options_set_cgroups(rapl_options_t *options,
+                             const char *const *globs, size_t count,
+                             char *err, size_t err_len) {
+  if (count == 0 || count > RAPL_MAX_CGROUP_GLOBS) {
+    snprintf(err, err_len,
+             "Cgroups: expected 1 to %d globs relative to CgroupPath, got "
+             "%zu values",
+             RAPL_MAX_CGROUP_GLOBS, count);
+    return -EINVAL;
+  }
+  for (size_t i = 0; i < count; i++)
+    if (rapl_options_check_cgroup_glob(globs[i], err, err_len) != 0)
+      return -EINVAL;
+  for (size_t i = 0; i < count; i++)
+    snprintf(options->cgroup_globs[i], sizeof(options->cgroup_globs[i]), "%s",
+             globs[i]);
+  options->cgroup_glob_count = count;
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cgroup.h"
 #include "domain.h"
 
 /* Energy sources, in the order SPEC section 1 names them. */
@@ -25,6 +26,9 @@ const char *rapl_source_kind_name(rapl_source_kind_t kind);
 
 #define RAPL_MAX_HWMON_CHIPS 32
 #define RAPL_HWMON_CHIP_NAME_LEN 64
+/* a `Cgroups` glob, NUL included (systemd and Kubernetes cgroup paths run
+ * to ~200 bytes; a glob is shorter) */
+#define RAPL_CGROUP_GLOB_LEN 512
 
 typedef struct {
   char sysfs_path[PATH_MAX];  /* host's /sys ("/host/sys" in a container) */
@@ -47,6 +51,13 @@ typedef struct {
   char hwmon_chips[RAPL_MAX_HWMON_CHIPS][RAPL_HWMON_CHIP_NAME_LEN];
   size_t hwmon_chip_count;
   char config_file[PATH_MAX]; /* ConfigFile (Kepler-style YAML); "" none */
+  /* CgroupPath: the cgroup v2 root ("/host/sys/fs/cgroup" in a container);
+   * whether it is v2 is checked at init (rapl_cgroups_open) */
+  char cgroup_path[PATH_MAX];
+  /* Cgroups: globs relative to cgroup_path (SPEC 9); none (the default):
+   * energy per cgroup is off */
+  char cgroup_globs[RAPL_MAX_CGROUP_GLOBS][RAPL_CGROUP_GLOB_LEN];
+  size_t cgroup_glob_count;
 } rapl_options_t;
 
 void rapl_options_set_defaults(rapl_options_t *options);
@@ -67,6 +78,8 @@ enum {
   RAPL_OPT_ACTIVE_IDLE = 1u << 9,
   RAPL_OPT_HWMON_CHIPS = 1u << 10,
   RAPL_OPT_CONFIG_FILE = 1u << 11,
+  RAPL_OPT_CGROUP_PATH = 1u << 12,
+  RAPL_OPT_CGROUPS = 1u << 13,
 };
 
 /* Copies the settings named in `fields` (RAPL_OPT_* bits) from src. */
@@ -95,6 +108,20 @@ int rapl_options_set_sources(rapl_options_t *options, const char *const *names,
 int rapl_options_set_hwmon_chips(rapl_options_t *options,
                                  const char *const *names, size_t count,
                                  char *err, size_t err_len);
+
+/* Whether `glob` can be a `Cgroups` pattern: relative to CgroupPath, so not
+ * empty, not absolute, no empty, "." or ".." component (nothing outside
+ * CgroupPath, one spelling per cgroup), every '[' closed, shorter than
+ * RAPL_CGROUP_GLOB_LEN. 0, or -EINVAL with a message naming Cgroups and the
+ * glob in err. Pure: no file system access. */
+int rapl_options_check_cgroup_glob(const char *glob, char *err,
+                                   size_t err_len);
+
+/* Replaces the cgroup globs by `globs` (1 to RAPL_MAX_CGROUP_GLOBS, each
+ * passing rapl_options_check_cgroup_glob). 0 or -EINVAL with a message. */
+int rapl_options_set_cgroups(rapl_options_t *options,
+                             const char *const *globs, size_t count,
+                             char *err, size_t err_len);
 
 /* The sources to try, in order: `Sources` with msr moved first when
  * msr_force is set. Returns how many were written to order[]. */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <strings.h>
 
+#include "cgroup.h"
 #include "kepler_config.h"
 #include "meter.h"
 #include "options.h"
@@ -177,6 +178,29 @@ static int config_hwmon_chips(const oconfig_item_t *ci) {
   return 0;
 }
 
+/* Cgroups "<glob>" ...: 1..RAPL_MAX_CGROUP_GLOBS globs relative to
+ * CgroupPath (SPEC 9); a bad glob refuses the configuration. */
+static int config_cgroups(const oconfig_item_t *ci) {
+  if (ci->values_num < 1 || ci->values_num > RAPL_MAX_CGROUP_GLOBS) {
+    ERROR(PLUGIN_NAME " plugin: %s: expected 1 to %d globs relative to "
+                      "CgroupPath, got %d values",
+          ci->key, RAPL_MAX_CGROUP_GLOBS, ci->values_num);
+    return -1;
+  }
+  const char *globs[RAPL_MAX_CGROUP_GLOBS];
+  int n = config_names(ci, globs, "globs relative to CgroupPath");
+  char err[1024];
+  if (n < 0)
+    return -1;
+  if (rapl_options_set_cgroups(&block_options, globs, (size_t)n, err,
+                               sizeof(err)) != 0) {
+    ERROR(PLUGIN_NAME " plugin: %s", err);
+    return -1;
+  }
+  block_set |= RAPL_OPT_CGROUPS;
+  return 0;
+}
+
 /* <MSR> Enabled, Force, DevicePath </MSR>: the opt-in for raw MSR reading.
  * Deliberately no other way (environment, command line) to turn it on. */
 static int config_msr(const oconfig_item_t *ci) {
@@ -212,7 +236,7 @@ static int config_msr(const oconfig_item_t *ci) {
 
 #define SUPPORTED                                                              \
   "SysfsPath, ProcfsPath, Zones, PerSocket, Total, Sources, ActiveIdle, "      \
-  "HwmonChips, ConfigFile, MSR"
+  "HwmonChips, ConfigFile, CgroupPath, Cgroups, MSR"
 
 /* options = defaults < ConfigFile < what the block set; then the checks
  * that need the whole configuration. */
@@ -265,6 +289,11 @@ static int rapl_config(oconfig_item_t *ci) {
     else if (strcasecmp(child->key, "ConfigFile") == 0)
       status = config_path(child, block_options.config_file,
                            RAPL_OPT_CONFIG_FILE);
+    else if (strcasecmp(child->key, "CgroupPath") == 0)
+      status = config_path(child, block_options.cgroup_path,
+                           RAPL_OPT_CGROUP_PATH);
+    else if (strcasecmp(child->key, "Cgroups") == 0)
+      status = config_cgroups(child);
     else if (strcasecmp(child->key, "MSR") == 0)
       status = config_msr(child);
     else {
@@ -421,8 +450,30 @@ static void free_context(void *data) {
   free(ctx);
 }
 
+/* Cgroups asked for explicitly: a CgroupPath that is missing or not a
+ * cgroup v2 root fails init with one ERROR naming CgroupPath (collectd then
+ * disables the plugin) rather than running without what was asked. */
+static int check_cgroup_path(void) {
+  if (options.cgroup_glob_count == 0)
+    return 0;
+  char *globs[RAPL_MAX_CGROUP_GLOBS];
+  for (size_t i = 0; i < options.cgroup_glob_count; i++)
+    globs[i] = options.cgroup_globs[i];
+  char why[PATH_MAX + 256];
+  rapl_cgroups_t *set = rapl_cgroups_open(
+      options.cgroup_path, globs, options.cgroup_glob_count, why, sizeof(why));
+  if (set == NULL) {
+    ERROR(PLUGIN_NAME " plugin: %s", why);
+    return -1;
+  }
+  rapl_cgroups_free(set);
+  return 0;
+}
+
 static int rapl_init(void) {
   rapl_log_set_sink(collectd_log_sink);
+  if (check_cgroup_path() != 0)
+    return -1;
   rapl_context_t *ctx = calloc(1, sizeof(*ctx));
   if (ctx == NULL || (ctx->meter = rapl_meter_new(&options)) == NULL) {
     free(ctx);

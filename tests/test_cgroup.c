@@ -1,0 +1,555 @@
+/* test_cgroup.c - the cgroup reader (src/cgroup.c, SPEC 9) on hand-made
+ * cgroup v2 trees, and on a real cgroup2 mount where the host lets us make
+ * a cgroup.
+ *
+ * malloc, calloc and realloc are wrapped (-Wl,--wrap, Makefile.am) to count
+ * the allocations a sample makes: none. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "sim_machine.h"
+#include "testutil.h"
+
+/* ---- allocation counting ------------------------------------------------ */
+
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t size);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t size);
+static size_t allocations;
+void *__wrap_malloc(size_t size) {
+  allocations++;
+  return __real_malloc(size);
+}
+void *__wrap_calloc(size_t n, size_t size) {
+  allocations++;
+  return __real_calloc(n, size);
+}
+void *__wrap_realloc(void *p, size_t size) {
+  allocations++;
+  return __real_realloc(p, size);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static char *root;
+
+/* creates or rewrites in place (the inode kept) */
+static void put_file(const char *path, const char *content) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+  size_t len = strlen(content);
+  ck_assert_int_eq(pwrite(fd, content, len, 0), (ssize_t)len);
+  ck_assert_int_eq(ftruncate(fd, (off_t)len), 0);
+  close(fd);
+}
+
+static void setup(void) {
+  root = make_temp_dir("cgroup");
+  char p[4096];
+  snprintf(p, sizeof(p), "%s/cgroup.controllers", root);
+  put_file(p, "cpuset cpu io memory pids\n");
+}
+
+static void teardown(void) {
+  rm_tree(root);
+  free(root);
+  root = NULL;
+}
+
+/* mkdir -p root/rel and write its cpu.stat with `usage` */
+static void make_cgroup(const char *rel, uint64_t usage) {
+  char p[4096];
+  snprintf(p, sizeof(p), "%s/%s", root, rel);
+  for (char *s = p + strlen(root) + 1; *s != '\0'; s++)
+    if (*s == '/') {
+      *s = '\0';
+      (void)mkdir(p, 0755);
+      *s = '/';
+    }
+  ck_assert_msg(mkdir(p, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", p,
+                strerror(errno));
+  char text[256];
+  snprintf(text, sizeof(text),
+           "usage_usec %" PRIu64 "\nuser_usec %" PRIu64
+           "\nsystem_usec %" PRIu64 "\nnr_periods 0\nnr_throttled 0\n"
+           "throttled_usec 0\nnr_bursts 0\nburst_usec 0\n",
+           usage, usage - usage / 4, usage / 4);
+  snprintf(p, sizeof(p), "%s/%s/cpu.stat", root, rel);
+  put_file(p, text);
+}
+
+static void remove_cgroup(const char *rel) {
+  char p[4096];
+  snprintf(p, sizeof(p), "%s/%s/cpu.stat", root, rel);
+  ck_assert_int_eq(unlink(p), 0);
+  snprintf(p, sizeof(p), "%s/%s", root, rel);
+  ck_assert_int_eq(rmdir(p), 0);
+}
+
+static rapl_cgroups_t *open_set(const char *const *globs, size_t n) {
+  char why[1024] = "";
+  rapl_cgroups_t *set =
+      rapl_cgroups_open(root, (char *const *)globs, n, why, sizeof(why));
+  ck_assert_msg(set != NULL, "open failed: %s", why);
+  ck_assert_int_eq(rapl_cgroups_rescan(set), 0);
+  return set;
+}
+
+/* the entry with this path, or NULL */
+static const rapl_cgroup_t *find(const rapl_cgroups_t *set, const char *path) {
+  for (size_t i = 0; i < rapl_cgroups_count(set); i++)
+    if (strcmp(rapl_cgroups_get(set, i)->path, path) == 0)
+      return rapl_cgroups_get(set, i);
+  return NULL;
+}
+
+/* read syscalls this process has made (/proc/self/io), or -1 */
+static long long syscr(void) {
+  FILE *f = fopen("/proc/self/io", "r");
+  if (f == NULL)
+    return -1;
+  char line[128];
+  long long v = -1;
+  while (fgets(line, sizeof(line), f) != NULL)
+    if (sscanf(line, "syscr: %lld", &v) == 1)
+      break;
+  fclose(f);
+  return v;
+}
+
+/* ---- open: v2 detection ------------------------------------------------- */
+
+START_TEST(open_accepts_a_v2_root) {
+  char why[512] = "";
+  char *globs[] = {"system.slice/*.service"};
+  rapl_cgroups_t *set = rapl_cgroups_open(root, globs, 1, why, sizeof(why));
+  ck_assert_msg(set != NULL, "%s", why);
+  ck_assert_int_eq(rapl_cgroups_rescan(set), 0);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 0); /* nothing matches yet */
+  ck_assert_ptr_null(rapl_cgroups_get(set, 0));
+  rapl_cgroups_free(set);
+  rapl_cgroups_free(NULL);
+}
+END_TEST
+
+START_TEST(open_refuses_v1_and_missing_paths_naming_the_option) {
+  char why[1024], p[4096], want[4200];
+  char *globs[] = {"*"};
+  /* a v1 root: a tmpfs of per-controller hierarchies, no
+   * cgroup.controllers */
+  snprintf(p, sizeof(p), "%s/v1", root);
+  ck_assert_int_eq(mkdir(p, 0755), 0);
+  snprintf(p, sizeof(p), "%s/v1/cpu,cpuacct", root);
+  ck_assert_int_eq(mkdir(p, 0755), 0);
+  snprintf(p, sizeof(p), "%s/v1", root);
+  ck_assert_ptr_null(rapl_cgroups_open(p, globs, 1, why, sizeof(why)));
+  snprintf(want, sizeof(want),
+           "CgroupPath: %s is not a cgroup v2 hierarchy (no "
+           "cgroup.controllers; cgroup v1 is not supported)",
+           p);
+  ck_assert_str_eq(why, want);
+  /* missing */
+  snprintf(p, sizeof(p), "%s/nowhere", root);
+  ck_assert_ptr_null(rapl_cgroups_open(p, globs, 1, why, sizeof(why)));
+  snprintf(want, sizeof(want), "CgroupPath: %s: does not exist", p);
+  ck_assert_str_eq(why, want);
+  /* a file */
+  snprintf(p, sizeof(p), "%s/cgroup.controllers", root);
+  ck_assert_ptr_null(rapl_cgroups_open(p, globs, 1, why, sizeof(why)));
+  ck_assert_msg(strstr(why, "CgroupPath: ") == why &&
+                    strstr(why, "is not a directory") != NULL,
+                "%s", why);
+  /* this host's own /sys/fs/cgroup, where it is not v2 (a hybrid or v1
+   * host): the same message */
+  if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0 &&
+      access("/sys/fs/cgroup", F_OK) == 0) {
+    ck_assert_ptr_null(
+        rapl_cgroups_open("/sys/fs/cgroup", globs, 1, why, sizeof(why)));
+    ck_assert_str_eq(why, "CgroupPath: /sys/fs/cgroup is not a cgroup v2 "
+                          "hierarchy (no cgroup.controllers; cgroup v1 is "
+                          "not supported)");
+  }
+}
+END_TEST
+
+/* ---- rescan: matching, order, parents, identity ------------------------- */
+
+START_TEST(rescan_lists_matching_directories_sorted_with_parents) {
+  make_cgroup("system.slice", 1000);
+  make_cgroup("system.slice/c.service", 10);
+  make_cgroup("system.slice/a.service", 20);
+  make_cgroup("system.slice/b.socket", 30);
+  make_cgroup("system.slice/a.service/worker", 5);
+  make_cgroup("user.slice/user-1000.slice/session-1.scope", 40);
+  /* a regular file matching a glob is not a cgroup */
+  char p[4096];
+  snprintf(p, sizeof(p), "%s/system.slice/d.service", root);
+  put_file(p, "not a directory\n");
+  const char *globs[] = {"system.slice/*.service", "system.slice",
+                         "user.slice/*/*", "system.slice/a.service/*",
+                         /* matched twice: listed once */
+                         "system.slice/a.*", "nothing/here"};
+  rapl_cgroups_t *set = open_set(globs, 6);
+  static const char *const want[] = {
+      "system.slice", "system.slice/a.service", "system.slice/a.service/worker",
+      "system.slice/c.service", "user.slice/user-1000.slice/session-1.scope"};
+  static const long want_parent[] = {-1, 0, 1, 0, -1};
+  ck_assert_uint_eq(rapl_cgroups_count(set), 5);
+  for (size_t i = 0; i < 5; i++) {
+    const rapl_cgroup_t *c = rapl_cgroups_get(set, i);
+    ck_assert_str_eq(c->path, want[i]);
+    ck_assert_int_eq(c->parent, want_parent[i]);
+    ck_assert_int_ge(c->fd, 0);
+    ck_assert(!c->read_ok); /* not read before the first sample */
+    struct stat st;
+    snprintf(p, sizeof(p), "%s/%s", root, want[i]);
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_uint_eq(c->id, (uint64_t)st.st_ino);
+  }
+  ck_assert_str_eq(rapl_cgroups_get(set, 1)->instance,
+                   "cgroup-system.slice_a.service");
+  /* the parent is the nearest matched ancestor: with system.slice/a.service
+   * unmatched, worker's parent is system.slice */
+  rapl_cgroups_free(set);
+  const char *globs2[] = {"system.slice", "system.slice/*/worker"};
+  set = open_set(globs2, 2);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 2);
+  ck_assert_str_eq(rapl_cgroups_get(set, 1)->path,
+                   "system.slice/a.service/worker");
+  ck_assert_int_eq(rapl_cgroups_get(set, 1)->parent, 0);
+  rapl_cgroups_free(set);
+}
+END_TEST
+
+START_TEST(rescan_keeps_live_cgroups_and_renews_restarted_ones) {
+  make_cgroup("system.slice/a.service", 100);
+  make_cgroup("system.slice/b.service", 200);
+  const char *globs[] = {"system.slice/*.service"};
+  rapl_cgroups_t *set = open_set(globs, 1);
+  rapl_cgroups_sample(set);
+  uint64_t a_id = find(set, "system.slice/a.service")->id;
+  int b_fd = find(set, "system.slice/b.service")->fd;
+  uint64_t b_id = find(set, "system.slice/b.service")->id;
+  /* a.service restarts: a new directory at the same path. Made before the
+   * old one goes, so the file system cannot give it the old inode. */
+  make_cgroup("system.slice/a.service.new", 7);
+  remove_cgroup("system.slice/a.service");
+  char from[4096], to[4096];
+  snprintf(from, sizeof(from), "%s/system.slice/a.service.new", root);
+  snprintf(to, sizeof(to), "%s/system.slice/a.service", root);
+  ck_assert_int_eq(rename(from, to), 0);
+  make_cgroup("system.slice/c.service", 300); /* a new one */
+  ck_assert_int_eq(rapl_cgroups_rescan(set), 0);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 3);
+  const rapl_cgroup_t *a = find(set, "system.slice/a.service");
+  const rapl_cgroup_t *b = find(set, "system.slice/b.service");
+  const rapl_cgroup_t *c = find(set, "system.slice/c.service");
+  ck_assert_ptr_nonnull(a);
+  ck_assert_uint_ne(a->id, a_id); /* a new instance */
+  ck_assert(!a->read_ok);         /* baselined again at its first read */
+  ck_assert_uint_eq(b->id, b_id); /* untouched: same descriptor, value */
+  ck_assert_int_eq(b->fd, b_fd);
+  ck_assert(b->read_ok);
+  ck_assert_uint_eq(b->usage_usec, 200);
+  ck_assert(!c->read_ok);
+  rapl_cgroups_sample(set);
+  ck_assert(a->read_ok);
+  ck_assert_uint_eq(a->usage_usec, 7);
+  ck_assert_uint_eq(c->usage_usec, 300);
+  /* b goes: dropped at the rescan */
+  remove_cgroup("system.slice/b.service");
+  ck_assert_int_eq(rapl_cgroups_rescan(set), 0);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 2);
+  ck_assert_ptr_null(find(set, "system.slice/b.service"));
+  rapl_cgroups_free(set);
+}
+END_TEST
+
+/* CgroupPath holding glob metacharacters is taken literally */
+START_TEST(rescan_takes_the_root_literally) {
+  char *old = root;
+  char p[4096];
+  snprintf(p, sizeof(p), "%s/we[ir]d*root", old);
+  ck_assert_int_eq(mkdir(p, 0755), 0);
+  root = p;
+  char f[4200];
+  snprintf(f, sizeof(f), "%s/cgroup.controllers", root);
+  put_file(f, "cpu\n");
+  make_cgroup("a.service", 1);
+  const char *globs[] = {"*.service"};
+  rapl_cgroups_t *set = open_set(globs, 1);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 1);
+  ck_assert_str_eq(rapl_cgroups_get(set, 0)->path, "a.service");
+  rapl_cgroups_free(set);
+  root = old;
+}
+END_TEST
+
+/* ---- sample ------------------------------------------------------------- */
+
+START_TEST(sample_reads_usage_with_one_pread_each_and_no_allocation) {
+  char name[64];
+  for (int i = 0; i < 8; i++) {
+    snprintf(name, sizeof(name), "system.slice/s%d.service", i);
+    make_cgroup(name, 1000000 + (uint64_t)i);
+  }
+  const char *globs[] = {"system.slice/*.service"};
+  rapl_cgroups_t *set = open_set(globs, 1);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 8);
+  rapl_cgroups_sample(set); /* warm */
+  long long a = syscr(), b = syscr(); /* what reading /proc/self/io costs */
+  size_t before = allocations;
+  rapl_cgroups_sample(set);
+  size_t allocated = allocations - before;
+  long long c = syscr();
+  ck_assert_uint_eq(allocated, 0);
+  if (a >= 0) /* CONFIG_TASK_IO_ACCOUNTING */
+    ck_assert_int_eq(c - b, (b - a) + 8);
+  for (size_t i = 0; i < 8; i++) {
+    const rapl_cgroup_t *cg = rapl_cgroups_get(set, i);
+    ck_assert(cg->read_ok);
+    ck_assert_uint_eq(cg->usage_usec, 1000000 + i);
+  }
+  /* written in place, as the kernel shows it: the next sample sees it */
+  make_cgroup("system.slice/s3.service", UINT64_C(18446744073709551615));
+  rapl_cgroups_sample(set);
+  ck_assert_uint_eq(find(set, "system.slice/s3.service")->usage_usec,
+                    UINT64_MAX);
+  rapl_cgroups_free(set);
+}
+END_TEST
+
+/* usage_usec need not be the first line, but must be a whole number */
+START_TEST(sample_parses_only_a_whole_usage_line) {
+  char p[4096];
+  const char *globs[] = {"*"};
+  make_cgroup("ok", 5);
+  make_cgroup("later", 0);
+  snprintf(p, sizeof(p), "%s/later/cpu.stat", root);
+  put_file(p, "user_usec 1\nusage_usec 42\n");
+  make_cgroup("garbage", 0);
+  snprintf(p, sizeof(p), "%s/garbage/cpu.stat", root);
+  put_file(p, "usage_usec 12x\n");
+  make_cgroup("empty", 0);
+  snprintf(p, sizeof(p), "%s/empty/cpu.stat", root);
+  put_file(p, "");
+  make_cgroup("overflow", 0);
+  snprintf(p, sizeof(p), "%s/overflow/cpu.stat", root);
+  put_file(p, "usage_usec 18446744073709551616\n");
+  make_cgroup("prefix", 0);
+  snprintf(p, sizeof(p), "%s/prefix/cpu.stat", root);
+  put_file(p, "usage_usec_total 3\nusage_usec \n");
+  rapl_cgroups_t *set = open_set(globs, 1);
+  rapl_cgroups_sample(set);
+  ck_assert(find(set, "ok")->read_ok);
+  ck_assert(find(set, "later")->read_ok);
+  ck_assert_uint_eq(find(set, "later")->usage_usec, 42);
+  ck_assert(!find(set, "garbage")->read_ok);
+  ck_assert(!find(set, "empty")->read_ok);
+  ck_assert(!find(set, "overflow")->read_ok);
+  ck_assert(!find(set, "prefix")->read_ok);
+  rapl_cgroups_free(set);
+}
+END_TEST
+
+/* A cgroup gone between the listing and its cpu.stat's open (a regular
+ * file tree cannot say ENODEV: see the real cgroup2 test below): no
+ * descriptor, not read, no crash, dropped at the next rescan. */
+START_TEST(sample_skips_a_cgroup_removed_after_the_listing) {
+  make_cgroup("a.service", 5);
+  char p[4096];
+  snprintf(p, sizeof(p), "%s/b.service", root);
+  ck_assert_int_eq(mkdir(p, 0755), 0); /* listed; its cpu.stat is gone */
+  const char *globs[] = {"*.service"};
+  rapl_cgroups_t *set = open_set(globs, 1);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 2);
+  ck_assert_int_eq(find(set, "b.service")->fd, -1);
+  rapl_cgroups_sample(set);
+  ck_assert(find(set, "a.service")->read_ok);
+  ck_assert(!find(set, "b.service")->read_ok);
+  ck_assert_int_eq(rmdir(p), 0);
+  ck_assert_int_eq(rapl_cgroups_rescan(set), 0);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 1);
+  rapl_cgroups_free(set);
+}
+END_TEST
+
+/* The kernel's own behaviour where the host lets us make a cgroup: a
+ * cgroup2 mount (found in /proc/self/mountinfo) with room for a child.
+ * Its cpu.stat's descriptor answers ENODEV once the cgroup is removed. */
+static int real_cgroup2_root(char *out, size_t len) {
+  FILE *f = fopen("/proc/self/mountinfo", "r");
+  if (f == NULL)
+    return -1;
+  char line[4096];
+  int found = -1;
+  while (found != 0 && fgets(line, sizeof(line), f) != NULL) {
+    char mnt[2048], fstype[64];
+    /* id parent maj:min root mountpoint options ... - fstype source ... */
+    const char *dash = strstr(line, " - ");
+    if (dash == NULL || sscanf(dash, " - %63s", fstype) != 1 ||
+        strcmp(fstype, "cgroup2") != 0)
+      continue;
+    if (sscanf(line, "%*s %*s %*s %*s %2047s", mnt) != 1)
+      continue;
+    snprintf(out, len, "%s", mnt);
+    found = 0;
+  }
+  fclose(f);
+  return found;
+}
+
+START_TEST(sample_on_a_real_cgroup2_sees_enodev_after_rmdir) {
+  char mnt[2048], dir[2200];
+  if (real_cgroup2_root(mnt, sizeof(mnt)) != 0) {
+    fprintf(stderr, "test_cgroup: no cgroup2 mount: real-kernel case "
+                    "skipped\n");
+    return;
+  }
+  snprintf(dir, sizeof(dir), "%s/rapl-test-%ld", mnt, (long)getpid());
+  if (mkdir(dir, 0755) != 0) {
+    fprintf(stderr, "test_cgroup: cannot make a cgroup under %s (%s): "
+                    "real-kernel case skipped\n",
+            mnt, strerror(errno));
+    return;
+  }
+  char why[1024];
+  char glob[128];
+  snprintf(glob, sizeof(glob), "rapl-test-%ld", (long)getpid());
+  char *globs[] = {glob};
+  rapl_cgroups_t *set = rapl_cgroups_open(mnt, globs, 1, why, sizeof(why));
+  if (set == NULL) {
+    rmdir(dir);
+    ck_abort_msg("%s", why);
+  }
+  ck_assert_int_eq(rapl_cgroups_rescan(set), 0);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 1);
+  rapl_cgroups_sample(set);
+  bool first_ok = rapl_cgroups_get(set, 0)->read_ok;
+  int rm = rmdir(dir);
+  rapl_cgroups_sample(set);
+  const rapl_cgroup_t *c = rapl_cgroups_get(set, 0);
+  bool after_ok = c->read_ok;
+  int fd_after = c->fd;
+  ck_assert_int_eq(rapl_cgroups_rescan(set), 0);
+  size_t left = rapl_cgroups_count(set);
+  rapl_cgroups_free(set);
+  ck_assert(first_ok);
+  ck_assert_int_eq(rm, 0);
+  ck_assert(!after_ok);
+  ck_assert_int_eq(fd_after, -1); /* ENODEV: closed at once */
+  ck_assert_uint_eq(left, 0);
+}
+END_TEST
+
+/* ---- naming ------------------------------------------------------------- */
+
+START_TEST(instance_names_follow_spec_9) {
+  char out[RAPL_CGROUP_INSTANCE_LEN];
+  rapl_cgroup_instance("system.slice/a.service", out, sizeof(out));
+  ck_assert_str_eq(out, "cgroup-system.slice_a.service");
+  rapl_cgroup_instance("x", out, sizeof(out));
+  ck_assert_str_eq(out, "cgroup-x");
+  /* exactly 127 bytes: not cut */
+  char path[400];
+  memset(path, 'a', 120);
+  path[120] = '\0';
+  rapl_cgroup_instance(path, out, sizeof(out));
+  ck_assert_uint_eq(strlen(out), 127);
+  ck_assert_str_eq(out + 7, path);
+}
+END_TEST
+
+static bool hex8_suffix(const char *s) {
+  size_t n = strlen(s);
+  if (n < 9 || s[n - 9] != '-')
+    return false;
+  for (size_t i = n - 8; i < n; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+      return false;
+  return true;
+}
+
+START_TEST(long_instance_names_are_cut_with_a_stable_hash) {
+  char p1[301], p2[301], o1[RAPL_CGROUP_INSTANCE_LEN],
+      o2[RAPL_CGROUP_INSTANCE_LEN], again[RAPL_CGROUP_INSTANCE_LEN];
+  /* a 300-byte Kubernetes-like path */
+  for (int i = 0; i < 300; i++)
+    p1[i] = (i % 50 == 49) ? '/' : (char)('a' + i % 26);
+  p1[300] = '\0';
+  memcpy(p2, p1, sizeof(p2));
+  p2[299] = 'Z'; /* differs only at the very end */
+  rapl_cgroup_instance(p1, o1, sizeof(o1));
+  rapl_cgroup_instance(p2, o2, sizeof(o2));
+  rapl_cgroup_instance(p1, again, sizeof(again));
+  ck_assert_uint_le(strlen(o1), 127);
+  ck_assert_uint_eq(strlen(o1), 127);
+  ck_assert(hex8_suffix(o1));
+  ck_assert(hex8_suffix(o2));
+  ck_assert_str_ne(o1, o2);
+  ck_assert_str_eq(o1, again);
+  ck_assert_ptr_null(strchr(o1, '/'));
+  ck_assert(strncmp(o1, "cgroup-abcdefghij", 17) == 0);
+  /* the hash is FNV-1a 32 of the whole path: fixed across runs and hosts */
+  rapl_cgroup_instance(
+      "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0123456"
+      "7_89ab_cdef_0123_456789abcdef.slice/cri-containerd-0123456789abcdef"
+      "0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+      o1, sizeof(o1));
+  ck_assert_uint_eq(strlen(o1), 127);
+  ck_assert(hex8_suffix(o1));
+  /* never cut inside a UTF-8 character */
+  char u[301];
+  memset(u, 'x', 300);
+  u[300] = '\0';
+  for (int i = 100; i < 130; i += 2) {
+    u[i] = (char)0xC3;
+    u[i + 1] = (char)0xA9; /* é */
+  }
+  for (int shift = 0; shift < 2; shift++) {
+    rapl_cgroup_instance(u + shift, o1, sizeof(o1));
+    size_t n = strlen(o1) - 9; /* the byte before the suffix */
+    ck_assert(((unsigned char)o1[n - 1] & 0xC0) != 0xC0);
+    ck_assert(hex8_suffix(o1));
+  }
+  /* a smaller buffer is honoured */
+  char small[20];
+  rapl_cgroup_instance(p1, small, sizeof(small));
+  ck_assert_uint_eq(strlen(small), 19);
+  ck_assert(hex8_suffix(small));
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("cgroup");
+  TCase *tc = tcase_create("reader");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, open_accepts_a_v2_root);
+  tcase_add_test(tc, open_refuses_v1_and_missing_paths_naming_the_option);
+  tcase_add_test(tc, rescan_lists_matching_directories_sorted_with_parents);
+  tcase_add_test(tc, rescan_keeps_live_cgroups_and_renews_restarted_ones);
+  tcase_add_test(tc, rescan_takes_the_root_literally);
+  tcase_add_test(tc, sample_reads_usage_with_one_pread_each_and_no_allocation);
+  tcase_add_test(tc, sample_parses_only_a_whole_usage_line);
+  tcase_add_test(tc, sample_skips_a_cgroup_removed_after_the_listing);
+  tcase_add_test(tc, sample_on_a_real_cgroup2_sees_enodev_after_rmdir);
+  tcase_add_test(tc, instance_names_follow_spec_9);
+  tcase_add_test(tc, long_instance_names_are_cut_with_a_stable_hash);
+  suite_add_tcase(s, tc);
+  return run_suite(s);
+}
