@@ -33,6 +33,9 @@ typedef struct {
   rapl_power_t power_active, power_idle;
   uint64_t busy_ticks, total_ticks; /* since the last values: the gauge */
   double last_ratio;
+  /* "<domain>-active", "<domain>-idle": made when the zone or total is
+   * booked, not at every read */
+  char active_name[RAPL_VALUE_NAME_LEN], idle_name[RAPL_VALUE_NAME_LEN];
 } split_t;
 
 typedef struct {
@@ -77,6 +80,7 @@ struct rapl_meter {
   rapl_value_t *values;
   size_t value_count;
   size_t value_capacity;
+  char gauge_name[RAPL_VALUE_NAME_LEN]; /* "meter-<source>", made at adopt */
   bool any_gone;          /* a zone was gone at the latest sample */
   uint64_t rescan_ns;     /* latest rescan (0: none yet) */
   uint64_t sample_ns;     /* latest sample */
@@ -141,6 +145,11 @@ const char *rapl_meter_source(const rapl_meter_t *meter) {
   return meter->ops ? meter->ops->name : NULL;
 }
 
+static void name_split(split_t *split, const char *domain) {
+  snprintf(split->active_name, sizeof(split->active_name), "%s-active", domain);
+  snprintf(split->idle_name, sizeof(split->idle_name), "%s-idle", domain);
+}
+
 static total_state_t *find_total(rapl_meter_t *meter, const char *domain) {
   for (size_t i = 0; i < meter->total_count; i++)
     if (strcmp(meter->totals[i].domain, domain) == 0)
@@ -185,10 +194,12 @@ static int book_zones(rapl_meter_t *meter) {
     bool package = strncmp(z->info->key, "package-", 8) == 0;
     z->split.cpus = (rapl_cpu_set_t){package ? z->info->package_id : -1,
                                      package ? z->info->die_id : -1};
+    name_split(&z->split, z->info->domain);
     if (find_total(meter, z->info->domain) == NULL) {
       total_state_t *total = &meter->totals[meter->total_count++];
       snprintf(total->domain, sizeof(total->domain), "%s", z->info->domain);
       total->split.cpus = (rapl_cpu_set_t){-1, -1};
+      name_split(&total->split, total->domain);
     }
   }
   meter->zone_count = n;
@@ -200,6 +211,7 @@ static int adopt(rapl_meter_t *meter, const rapl_source_ops_t *ops,
                  rapl_source_t *source) {
   meter->ops = ops;
   meter->source = source;
+  snprintf(meter->gauge_name, sizeof(meter->gauge_name), "meter-%s", ops->name);
   if (book_zones(meter) != 0) {
     stop(meter);
     return -ENOMEM;
@@ -254,10 +266,7 @@ static rapl_value_t *push(rapl_meter_t *meter, rapl_value_kind_t kind,
   if (meter->value_count == meter->value_capacity)
     return NULL; /* cannot happen: capacity is sized for every value */
   rapl_value_t *v = &meter->values[meter->value_count++];
-  memset(v, 0, sizeof(*v));
-  v->kind = kind;
-  snprintf(v->zone, sizeof(v->zone), "%s", zone);
-  snprintf(v->name, sizeof(v->name), "%s", name);
+  *v = (rapl_value_t){.kind = kind, .zone = zone, .name = name};
   return v;
 }
 
@@ -283,20 +292,17 @@ static bool push_energy_and_power(rapl_meter_t *meter, const char *zone,
  * `ratio_gauge` the CPUs' busy ratio since the last values. `restart`:
  * the energy was re-baselined, the split's powers start afresh. */
 static void push_split(rapl_meter_t *meter, const char *zone,
-                       const char *domain, split_t *split, bool restart,
+                       split_t *split, bool restart,
                        bool ratio_gauge, uint64_t now_ns) {
-  char name[RAPL_VALUE_NAME_LEN];
   if (!split->ready)
     return; /* /proc/stat has not been read twice yet */
   if (restart) {
     rapl_power_forget(&split->power_active);
     rapl_power_forget(&split->power_idle);
   }
-  snprintf(name, sizeof(name), "%s-active", domain);
-  (void)push_energy_and_power(meter, zone, name, split->active_uj,
-                              &split->power_active, now_ns);
-  snprintf(name, sizeof(name), "%s-idle", domain);
-  (void)push_energy_and_power(meter, zone, name,
+  (void)push_energy_and_power(meter, zone, split->active_name,
+                              split->active_uj, &split->power_active, now_ns);
+  (void)push_energy_and_power(meter, zone, split->idle_name,
                               split->split_uj - split->active_uj,
                               &split->power_idle, now_ns);
   if (ratio_gauge) {
@@ -541,7 +547,7 @@ int rapl_meter_values(rapl_meter_t *meter, const rapl_value_t **values,
                               rapl_counter_total_uj(&z->counter), &z->power,
                               z->read_ns) &&
         meter->options.active_idle)
-      push_split(meter, z->info->key, z->info->domain, &z->split, restart,
+      push_split(meter, z->info->key, &z->split, restart,
                  !key_seen_before(meter, i), z->read_ns);
   }
   /* A total is dispatched only when every zone of its domain read in the
@@ -575,12 +581,10 @@ int rapl_meter_values(rapl_meter_t *meter, const rapl_value_t **values,
         push_energy_and_power(meter, "total", total->domain, sum_uj,
                               &total->power, latest_ns) &&
         meter->options.active_idle)
-      push_split(meter, "total", total->domain, &total->split, restart,
+      push_split(meter, "total", &total->split, restart,
                  t == 0, latest_ns);
   }
-  char name[RAPL_VALUE_NAME_LEN];
-  snprintf(name, sizeof(name), "meter-%s", meter->ops->name);
-  rapl_value_t *gauge = push(meter, RAPL_VALUE_METER, "", name);
+  rapl_value_t *gauge = push(meter, RAPL_VALUE_METER, "", meter->gauge_name);
   if (gauge != NULL)
     gauge->value = 1.0;
   *values = meter->values;

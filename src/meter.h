@@ -20,14 +20,22 @@ typedef enum {
   RAPL_VALUE_RATIO,  /* CPU busy ratio 0..1 of a zone (collectd: gauge) */
 } rapl_value_kind_t;
 
+/* The longest type_instance the meter makes, with its NUL. */
 #define RAPL_VALUE_NAME_LEN 64
 
+/* zone and name point into strings the meter (or its source) owns: they
+ * are made once, when a zone or total is booked or the source starts, so
+ * that a read only fills in numbers. Like the values themselves they are
+ * valid until the next sample (a rescan may move or re-book zones), stop
+ * or rapl_meter_free; copy them to keep them longer. */
 typedef struct {
   rapl_value_kind_t kind;
-  char zone[RAPL_ZONE_KEY_LEN];   /* plugin_instance; "" for the meter gauge */
-  char name[RAPL_VALUE_NAME_LEN]; /* type_instance: domain, "meter-<source>" */
-  uint64_t joules;                /* RAPL_VALUE_ENERGY */
-  double value;                   /* RAPL_VALUE_POWER, _METER, _RATIO */
+  const char *zone; /* plugin_instance: the zone's key, "total"; "" for the
+                     * meter gauge */
+  const char *name; /* type_instance: domain, "<domain>-active",
+                     * "cpu_usage_ratio", "meter-<source>" */
+  uint64_t joules;  /* RAPL_VALUE_ENERGY */
+  double value;     /* RAPL_VALUE_POWER, _METER, _RATIO */
 } rapl_value_t;
 
 typedef struct rapl_meter rapl_meter_t;
@@ -51,8 +59,9 @@ int rapl_meter_sample(rapl_meter_t *meter);
 /* The same with every read stamped now_ns (deterministic tests). */
 int rapl_meter_sample_at(rapl_meter_t *meter, uint64_t now_ns);
 
-/* The values to dispatch after the latest sample, valid until the next
- * call; power is over the time since the previous call. -1: no source. */
+/* The values to dispatch after the latest sample, valid (with the strings
+ * they point to) until the next call, sample or rapl_meter_free; power is
+ * over the time since the previous call. -1: no source. */
 int rapl_meter_values(rapl_meter_t *meter, const rapl_value_t **values,
                       size_t *count);
 
