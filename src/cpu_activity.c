@@ -93,6 +93,49 @@ int rapl_parse_proc_stat(const char *text, size_t len, rapl_cpu_times_t *times,
   return parse_stat(text, len, times, max_cpus, max_cpus, NULL);
 }
 
+/* The whole file at fd into snap->buf from offset 0 (growing it); its
+ * length in *len. A short read is the end: /proc/stat is one seq_file
+ * record (single_open), returned whole by one read that has room for it,
+ * and a regular file is at its end. 0 or a negative errno. */
+static int read_at_zero(int fd, rapl_cpu_snapshot_t *snap, size_t *len) {
+  size_t cap = snap->buf_cap, done = 0;
+  for (;;) {
+    ssize_t n = pread(fd, snap->buf + done, cap - done, (off_t)done);
+    if (n < 0)
+      return -errno;
+    done += (size_t)n;
+    if (done < cap) {
+      *len = done;
+      return 0;
+    }
+    char *bigger = cap < (size_t)64 * 1024 * 1024 ? realloc(snap->buf, cap * 2)
+                                                 : NULL;
+    if (bigger == NULL)
+      return -EFBIG;
+    snap->buf = bigger;
+    cap = snap->buf_cap = cap * 2;
+  }
+}
+
+static void close_stat(rapl_cpu_snapshot_t *snap) {
+  if (snap->fd_open)
+    close(snap->fd);
+  snap->fd_open = false;
+  snap->fd = -1;
+}
+
+static int open_stat(const char *procfs, rapl_cpu_snapshot_t *snap) {
+  char path[PATH_MAX];
+  if ((size_t)snprintf(path, sizeof(path), "%s/stat", procfs) >= sizeof(path))
+    return -ENAMETOOLONG;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  snap->fd = fd;
+  snap->fd_open = true;
+  return 0;
+}
+
 int rapl_cpu_snapshot_load(const char *procfs, rapl_cpu_snapshot_t *snap) {
   if (snap->cpus == NULL) {
     snap->cpus = calloc(RAPL_MAX_CPUS, sizeof(*snap->cpus));
@@ -101,52 +144,50 @@ int rapl_cpu_snapshot_load(const char *procfs, rapl_cpu_snapshot_t *snap) {
     snap->count = RAPL_MAX_CPUS;
     snap->used = 0;
   }
-  char path[PATH_MAX];
-  if ((size_t)snprintf(path, sizeof(path), "%s/stat", procfs) >= sizeof(path))
-    return -ENAMETOOLONG;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -errno;
   /* /proc/stat grows with the CPUs (about 100 bytes each) and interrupts;
    * the buffer stays for the next load at the size it grew to */
   if (snap->buf == NULL) {
     snap->buf = malloc((size_t)64 * 1024);
-    snap->buf_cap = snap->buf != NULL ? (size_t)64 * 1024 : 0;
+    if (snap->buf == NULL)
+      return -ENOMEM;
+    snap->buf_cap = (size_t)64 * 1024;
   }
-  size_t cap = snap->buf_cap, len = 0;
-  char *buf = snap->buf;
-  int err = 0;
-  while (buf != NULL) {
-    ssize_t n = read(fd, buf + len, cap - len);
-    if (n < 0) {
-      err = -errno;
-      break;
-    }
-    if (n == 0)
-      break;
-    len += (size_t)n;
-    if (len == cap) {
-      char *bigger = cap < (size_t)64 * 1024 * 1024 ? realloc(buf, cap * 2) : NULL;
-      if (bigger == NULL) {
-        err = -EFBIG;
-        break;
-      }
-      buf = snap->buf = bigger;
-      cap = snap->buf_cap = cap * 2;
-    }
+  bool fresh = !snap->fd_open;
+  int err = fresh ? open_stat(procfs, snap) : 0;
+  size_t len = 0;
+  if (err == 0)
+    err = read_at_zero(snap->fd, snap, &len);
+  if (err != 0 && err != -EFBIG && !fresh) {
+    /* the kept descriptor failed: the file may have gone and come back */
+    close_stat(snap);
+    err = open_stat(procfs, snap);
+    if (err == 0)
+      err = read_at_zero(snap->fd, snap, &len);
   }
-  close(fd);
-  if (buf == NULL)
-    return -ENOMEM;
   if (err == 0) {
-    int lines = parse_stat(buf, len, snap->cpus, snap->count, snap->used,
-                           &snap->used);
+    int lines = parse_stat(snap->buf, len, snap->cpus, snap->count,
+                           snap->used, &snap->used);
     err = lines < 0 ? lines : 0;
   }
+  if (err != 0)
+    close_stat(snap); /* the next load starts from a fresh open */
   return err;
 }
 
+void rapl_cpu_snapshot_swap_times(rapl_cpu_snapshot_t *a,
+                                  rapl_cpu_snapshot_t *b) {
+  rapl_cpu_times_t *cpus = a->cpus;
+  size_t count = a->count, used = a->used;
+  a->cpus = b->cpus;
+  a->count = b->count;
+  a->used = b->used;
+  b->cpus = cpus;
+  b->count = count;
+  b->used = used;
+}
+
 void rapl_cpu_snapshot_free(rapl_cpu_snapshot_t *snap) {
+  close_stat(snap);
   free(snap->cpus);
   free(snap->buf);
   *snap = (rapl_cpu_snapshot_t){0};

@@ -31,6 +31,8 @@ typedef struct {
   size_t used;   /* cpus[used..count) are all clear */
   char *buf;     /* the file's text */
   size_t buf_cap;
+  int fd;        /* <procfs>/stat kept open between loads, when fd_open */
+  bool fd_open;
 } rapl_cpu_snapshot_t;
 
 /* The per-CPU lines ("cpuN user nice system idle iowait irq softirq steal
@@ -43,9 +45,19 @@ int rapl_parse_proc_stat(const char *text, size_t len, rapl_cpu_times_t *times,
                          size_t max_cpus);
 
 /* Reads <procfs>/stat into snap (allocated on first use; RAPL_MAX_CPUS
- * entries, and a text buffer kept for the next load). 0 or a negative
- * errno. */
+ * entries, and a text buffer kept for the next load). The file stays open
+ * and each load is a pread from offset 0 (procfs regenerates the text
+ * there); when that read fails the file is opened again once at the same
+ * load, and after any failure (read or parse) the next load opens it
+ * afresh. A file replaced by rename() would still be read through the old
+ * descriptor: the kernel's /proc/stat never is (the simulator and the
+ * tests rewrite theirs in place). 0 or a negative errno. */
 int rapl_cpu_snapshot_load(const char *procfs, rapl_cpu_snapshot_t *snap);
+/* Swaps the CPU times of a and b; each keeps its own descriptor and text
+ * buffer, so one snapshot can do all the loading. */
+void rapl_cpu_snapshot_swap_times(rapl_cpu_snapshot_t *a,
+                                  rapl_cpu_snapshot_t *b);
+/* Frees the entries and the buffer and closes the descriptor. */
 void rapl_cpu_snapshot_free(rapl_cpu_snapshot_t *snap);
 
 /* A set of CPUs: one package (and die), or all (package < 0). */

@@ -472,9 +472,8 @@ static void split_sample(rapl_meter_t *meter, uint64_t now_ns) {
         sum_uj += rapl_counter_total_uj(&meter->zones[i].counter);
     split_energy(&total->split, sum_uj, meter);
   }
-  rapl_cpu_snapshot_t swap = meter->stat_prev;
-  meter->stat_prev = meter->stat_now;
-  meter->stat_now = swap;
+  /* stat_now keeps the descriptor and buffer: one open file, one buffer */
+  rapl_cpu_snapshot_swap_times(&meter->stat_prev, &meter->stat_now);
   meter->have_stat_prev = true;
 }
 
