@@ -84,10 +84,12 @@ struct rapl_meter {
   bool any_gone;          /* a zone was gone at the latest sample */
   uint64_t rescan_ns;     /* latest rescan (0: none yet) */
   uint64_t sample_ns;     /* latest sample */
-  /* ActiveIdle: CPU topology (reloaded at each rescan) and the /proc/stat
-   * snapshots of the previous and this sample */
+  /* ActiveIdle: CPU topology (reloaded at a rescan that finds the online
+   * CPU list changed) and the /proc/stat snapshots of the previous and
+   * this sample */
   rapl_topology_t topo;
   bool topo_loaded;
+  char *topo_online; /* cpu/online when topo was loaded; NULL: reload */
   rapl_cpu_snapshot_t stat_prev, stat_now;
   bool have_stat_prev;
   rapl_episode_t stat_problem;
@@ -129,6 +131,8 @@ static void stop(rapl_meter_t *meter) {
   meter->any_gone = false;
   meter->rescan_ns = meter->sample_ns = 0;
   rapl_topology_free(&meter->topo);
+  free(meter->topo_online);
+  meter->topo_online = NULL;
   rapl_cpu_snapshot_free(&meter->stat_prev);
   rapl_cpu_snapshot_free(&meter->stat_now);
   meter->topo_loaded = meter->have_stat_prev = false;
@@ -403,7 +407,16 @@ static void account_zone(rapl_meter_t *meter, size_t i) {
  * booked. At most once per sample. */
 static void rescan(rapl_meter_t *meter, uint64_t now_ns) {
   meter->rescan_ns = now_ns;
-  meter->topo_loaded = false; /* CPUs may have come or gone too */
+  if (meter->options.active_idle && meter->topo_loaded) {
+    /* CPUs may have come or gone too: the topology is loaded again (a
+     * file per CPU and attribute) only when the online list says so */
+    char *online = NULL;
+    if (meter->topo_online == NULL ||
+        rapl_cpu_online_text(meter->options.sysfs_path, &online) != 0 ||
+        strcmp(online, meter->topo_online) != 0)
+      meter->topo_loaded = false;
+    free(online);
+  }
   int added = meter->ops->rescan(meter->source);
   if (added < 0)
     return;
@@ -442,9 +455,17 @@ static void split_sample(rapl_meter_t *meter, uint64_t now_ns) {
   if (!meter->topo_loaded) {
     char why[256];
     rapl_topology_free(&meter->topo);
+    free(meter->topo_online);
+    /* the list first: CPUs that change during the load differ from it at
+     * the next rescan. No list (or no topology): loaded again then. */
+    if (rapl_cpu_online_text(meter->options.sysfs_path, &meter->topo_online) != 0)
+      meter->topo_online = NULL;
     if (rapl_topology_load(meter->options.sysfs_path, &meter->topo, why,
-                           sizeof(why)) != 0)
+                           sizeof(why)) != 0) {
       meter->topo = (rapl_topology_t){0}; /* no CPU known: ratios hold */
+      free(meter->topo_online);
+      meter->topo_online = NULL;
+    }
     meter->topo_loaded = true;
   }
   int err = rapl_cpu_snapshot_load(meter->options.procfs_path, &meter->stat_now);

@@ -557,6 +557,61 @@ START_TEST(active_idle_follows_each_sockets_cpus) {
 }
 END_TEST
 
+/* The busy ratio of every online CPU, as the total's gauge should read. */
+static double online_ratio(const fixture_t *f, const double *busy) {
+  double n[2] = {0, 0};
+  for (unsigned c = 0; c < sim_cpu_count(f->sim); c++)
+    if (sim_cpu_online(f->sim, c))
+      n[sim_cpu_package(f->sim, c)]++;
+  return (busy[0] * n[0] + busy[1] * n[1]) / (n[0] + n[1]);
+}
+
+/* The topology is loaded again only when cpu/online changes (not at every
+ * rescan), and then within a rescan: a CPU coming online or going offline
+ * moves the total's ratio. */
+START_TEST(cpu_hotplug_reaches_the_split) {
+  fixture_t f;
+  setup_with(&f, "xeon-2s", split_on);
+  rapl_meter_free(f.meter);
+  rapl_options_t o;
+  rapl_options_set_defaults(&o);
+  o.active_idle = true;
+  snprintf(o.sysfs_path, sizeof(o.sysfs_path), "%s/sys", f.root);
+  snprintf(o.procfs_path, sizeof(o.procfs_path), "%s/proc", f.root);
+  f.meter = rapl_meter_new(&o);
+  char why[2048];
+  ck_assert_msg(rapl_meter_start(f.meter, why, sizeof(why)) == 0, "%s", why);
+  unsigned off = 0; /* an offline CPU of package 0 (busy 0.9) */
+  for (unsigned c = 1; c < sim_cpu_count(f.sim) && off == 0; c++)
+    if (!sim_cpu_online(f.sim, c) && sim_cpu_package(f.sim, c) == 0)
+      off = c;
+  if (off == 0) { /* none at load: take one offline */
+    off = 1;
+    ck_assert_int_eq(sim_cpu_set_online(f.sim, off, 0), 0);
+  }
+  static stat_t st;
+  memset(&st, 0, sizeof(st));
+  const double busy[2] = {0.9, 0.05};
+  write_stat(&f, &st, 0, busy, 999);
+  step(&f, 0);
+  for (int phase = 0; phase < 3; phase++) {
+    if (phase > 0) /* online, then offline again */
+      ck_assert_int_eq(sim_cpu_set_online(f.sim, off, phase == 1), 0);
+    /* past the next rescan (60 s), then one more interval of ticks */
+    for (int k = 0; k < 8; k++) {
+      ck_assert_int_eq(sim_advance_ns(f.sim, 10 * SEC), 0);
+      f.now_ns += 10 * SEC;
+      write_stat(&f, &st, 1000, busy, 999);
+      step(&f, 0);
+    }
+    ck_assert_double_eq_tol(
+        value_of(&f, RAPL_VALUE_RATIO, "total", "cpu_usage_ratio"),
+        online_ratio(&f, busy), 1e-9);
+  }
+  teardown(&f);
+}
+END_TEST
+
 /* /proc/stat going wrong: a CPU offline, a malformed file, counters that
  * restart. No ratio leaves 0..1, and no energy is lost from the split. */
 START_TEST(proc_stat_faults_keep_the_split_whole) {
@@ -706,6 +761,7 @@ int main(void) {
   tcase_add_test(tc, zones_that_appear_later_are_added);
   tcase_add_test(tc, tiny_range_does_not_spin_the_sampling);
   tcase_add_test(tc, active_idle_follows_each_sockets_cpus);
+  tcase_add_test(tc, cpu_hotplug_reaches_the_split);
   tcase_add_test(tc, proc_stat_faults_keep_the_split_whole);
   tcase_add_test(tc, container_reads_host_trees_mounted_read_only);
   suite_add_tcase(s, tc);
