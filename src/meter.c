@@ -456,16 +456,19 @@ static void split_sample(rapl_meter_t *meter, uint64_t now_ns) {
     char why[256];
     rapl_topology_free(&meter->topo);
     free(meter->topo_online);
+    meter->topo_online = NULL;
     /* the list first: CPUs that change during the load differ from it at
      * the next rescan. No list (or no topology): loaded again then. */
-    if (rapl_cpu_online_text(meter->options.sysfs_path, &meter->topo_online) != 0)
-      meter->topo_online = NULL;
+    char *online = NULL;
+    if (rapl_cpu_online_text(meter->options.sysfs_path, &online) != 0)
+      online = NULL;
     if (rapl_topology_load(meter->options.sysfs_path, &meter->topo, why,
                            sizeof(why)) != 0) {
       meter->topo = (rapl_topology_t){0}; /* no CPU known: ratios hold */
-      free(meter->topo_online);
-      meter->topo_online = NULL;
+      free(online);
+      online = NULL;
     }
+    meter->topo_online = online;
     meter->topo_loaded = true;
   }
   int err = rapl_cpu_snapshot_load(meter->options.procfs_path, &meter->stat_now);
