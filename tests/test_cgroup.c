@@ -1,6 +1,6 @@
 /* test_cgroup.c - the cgroup reader (src/cgroup.c, SPEC 9) on hand-made
- * cgroup v2 trees, and on a real cgroup2 mount where the host lets us make
- * a cgroup.
+ * cgroup v2 trees, on a real cgroup2 mount where the host lets us make a
+ * cgroup, and on the simulator's cgroups (contrib/sim/sim_cgroup.c).
  *
  * malloc, calloc and realloc are wrapped (-Wl,--wrap, Makefile.am) to count
  * the allocations a sample makes: none. */
@@ -535,6 +535,146 @@ START_TEST(long_instance_names_are_cut_with_a_stable_hash) {
 }
 END_TEST
 
+/* ---- the simulator's cgroups ------------------------------------------- */
+
+/* busy usec of all CPUs as /proc/stat shows it (ticks of 10 ms) */
+static uint64_t stat_busy_usec(const sim_machine_t *m) {
+  uint64_t ticks = 0;
+  for (unsigned cpu = 0; cpu < sim_stat_cpu_count(m); cpu++)
+    ticks += sim_stat_busy_ticks(m, cpu);
+  return ticks * 10000;
+}
+
+START_TEST(sim_cpu_stat_advances_with_its_share) {
+  char *sroot;
+  sim_machine_t *m = sim_start("xeon-2s-services", &sroot);
+  ck_assert(sim_has_cgroups(m));
+  ck_assert_uint_eq(sim_cgroup_count(m), 3);
+  size_t nginx;
+  ck_assert_int_eq(sim_cgroup_find(m, "system.slice/nginx.service", &nginx),
+                   0);
+  ck_assert_double_eq_tol(sim_cgroup_share(m, nginx), 0.30, 1e-9);
+  char why[512];
+  char *globs[] = {"system.slice", "system.slice/*.service"};
+  rapl_cgroups_t *set = rapl_cgroups_open(sim_cgroup_root(m), globs, 2, why,
+                                          sizeof(why));
+  ck_assert_msg(set != NULL, "%s", why);
+  ck_assert_int_eq(rapl_cgroups_rescan(set), 0);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 3);
+  ck_assert_str_eq(rapl_cgroups_get(set, 0)->path, "system.slice");
+  ck_assert_str_eq(rapl_cgroups_get(set, 1)->path,
+                   "system.slice/nginx.service");
+  ck_assert_str_eq(rapl_cgroups_get(set, 2)->path,
+                   "system.slice/postgresql.service");
+  ck_assert_int_eq(rapl_cgroups_get(set, 1)->parent, 0);
+  ck_assert_int_eq(rapl_cgroups_get(set, 2)->parent, 0);
+  static const double share[] = {0.50, 0.30, 0.15};
+  rapl_cgroups_sample(set);
+  uint64_t u0[3], b0 = stat_busy_usec(m);
+  for (size_t i = 0; i < 3; i++) {
+    ck_assert(rapl_cgroups_get(set, i)->read_ok);
+    u0[i] = rapl_cgroups_get(set, i)->usage_usec;
+    /* the file says what the library says */
+    size_t k;
+    ck_assert_int_eq(sim_cgroup_find(m, rapl_cgroups_get(set, i)->path, &k),
+                     0);
+    ck_assert_uint_eq(u0[i], sim_cgroup_usage_usec(m, k));
+  }
+  for (int step = 0; step < 10; step++) {
+    ck_assert_int_eq(sim_advance_ns(m, UINT64_C(1000000000)), 0);
+    rapl_cgroups_sample(set);
+    uint64_t db = stat_busy_usec(m) - b0;
+    for (size_t i = 0; i < 3; i++) {
+      const rapl_cgroup_t *c = rapl_cgroups_get(set, i);
+      ck_assert(c->read_ok);
+      double got = (double)(c->usage_usec - u0[i]) / (double)db;
+      /* /proc/stat cuts each CPU's user and system time into 10 ms
+       * ticks: at most 2 ticks per CPU line off over a sample */
+      double tol = 16 * 2 * 10000.0 / (double)db;
+      ck_assert_msg(got > share[i] - tol && got < share[i] + tol,
+                    "%s: share %.4f, expected %.2f", c->path, got, share[i]);
+    }
+    /* the parent holds its children */
+    ck_assert_uint_ge(rapl_cgroups_get(set, 0)->usage_usec,
+                      rapl_cgroups_get(set, 1)->usage_usec +
+                          rapl_cgroups_get(set, 2)->usage_usec);
+  }
+  /* nginx restarts: removed (its open descriptor reads nothing), made
+   * again at the same path: a new inode, its usage from 0 */
+  uint64_t old_id = rapl_cgroups_get(set, 1)->id;
+  ck_assert_int_eq(sim_cgroup_remove(m, "system.slice"), -EBUSY);
+  ck_assert_int_eq(sim_cgroup_remove(m, "system.slice/nginx.service"), 0);
+  ck_assert_int_eq(sim_cgroup_remove(m, "system.slice/nginx.service"),
+                   -ENOENT);
+  rapl_cgroups_sample(set);
+  ck_assert(!rapl_cgroups_get(set, 1)->read_ok);
+  ck_assert(rapl_cgroups_get(set, 2)->read_ok);
+  ck_assert_int_eq(rapl_cgroups_rescan(set), 0);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 2);
+  ck_assert_int_eq(sim_cgroup_add(m, "system.slice/nginx.service", 0.25), 0);
+  ck_assert_int_eq(sim_cgroup_add(m, "system.slice/nginx.service", 0.25),
+                   -EEXIST);
+  ck_assert_int_eq(sim_cgroup_add(m, "../etc", 0.1), -EINVAL);
+  ck_assert_int_eq(sim_advance_ns(m, UINT64_C(1000000000)), 0);
+  ck_assert_int_eq(rapl_cgroups_rescan(set), 0);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 3);
+  const rapl_cgroup_t *again = rapl_cgroups_get(set, 1);
+  ck_assert_str_eq(again->path, "system.slice/nginx.service");
+  ck_assert_uint_ne(again->id, old_id);
+  rapl_cgroups_sample(set);
+  ck_assert(again->read_ok);
+  size_t k;
+  ck_assert_int_eq(sim_cgroup_find(m, "system.slice/nginx.service", &k), 0);
+  ck_assert_uint_eq(again->usage_usec, sim_cgroup_usage_usec(m, k));
+  ck_assert_uint_lt(again->usage_usec, u0[1]); /* from 0 */
+  rapl_cgroups_free(set);
+  sim_stop(m, sroot);
+}
+END_TEST
+
+START_TEST(sim_refuses_inconsistent_cgroups) {
+  static const struct {
+    const char *yaml, *says;
+  } bad[] = {
+      {"machine: t\ncgroups:\n  - {path: a, share: 0.5}\n",
+       "cgroups needs a stat section"},
+      {"machine: t\nstat: {cpus: 2}\ncgroups:\n  - {path: a, share: 0.2}\n"
+       "  - {path: a/b, share: 0.3}\n",
+       "\"a\" has share 0.2 but its listed children add up to 0.3"},
+      {"machine: t\nstat: {cpus: 2}\ncgroups:\n  - {path: a, share: 0.6}\n"
+       "  - {path: b, share: 0.6}\n",
+       "add up to 1.2, more than all the busy time"},
+      {"machine: t\nstat: {cpus: 2}\ncgroups:\n  - {path: /a, share: 0.1}\n",
+       "must be relative"},
+      {"machine: t\nstat: {cpus: 2}\ncgroups:\n  - {path: a/../b, share: "
+       "0.1}\n",
+       "component"},
+      {"machine: t\nstat: {cpus: 2}\ncgroups:\n  - {path: a, share: 1.5}\n",
+       "share"},
+      {"machine: t\nstat: {cpus: 2}\ncgroups:\n  - {path: a}\n",
+       "needs path and share"},
+      {"machine: t\nstat: {cpus: 2}\ncgroups:\n  - {path: a, share: 0.1}\n"
+       "  - {path: a, share: 0.1}\n",
+       "given twice"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    char err[512] = "";
+    sim_machine_t *m = sim_load_string(bad[i].yaml, err, sizeof(err));
+    ck_assert_msg(m == NULL, "accepted %s", bad[i].yaml);
+    ck_assert_msg(strstr(err, bad[i].says) != NULL, "%s: %s", bad[i].says,
+                  err);
+  }
+  /* a grandchild counts in its nearest listed ancestor only */
+  char err[512] = "";
+  sim_machine_t *m = sim_load_string(
+      "machine: t\nstat: {cpus: 2}\ncgroups:\n  - {path: a, share: 0.5}\n"
+      "  - {path: a/b, share: 0.4}\n  - {path: a/b/c, share: 0.4}\n",
+      err, sizeof(err));
+  ck_assert_msg(m != NULL, "%s", err);
+  sim_free(m);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("cgroup");
   TCase *tc = tcase_create("reader");
@@ -550,6 +690,8 @@ int main(void) {
   tcase_add_test(tc, sample_on_a_real_cgroup2_sees_enodev_after_rmdir);
   tcase_add_test(tc, instance_names_follow_spec_9);
   tcase_add_test(tc, long_instance_names_are_cut_with_a_stable_hash);
+  tcase_add_test(tc, sim_cpu_stat_advances_with_its_share);
+  tcase_add_test(tc, sim_refuses_inconsistent_cgroups);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

@@ -56,7 +56,8 @@ static void usage(FILE *f) {
           "          \"<zone> <name> <truth_nj> <elapsed_ns>\" lines once per\n"
           "          second and at exit; commands on standard input inject\n"
           "          faults (fault, vanish, return, vanish-all, return-all,\n"
-          "          set, stick, range, power, sleep, truth: see README.md)\n"
+          "          set, stick, range, power, sleep, truth, cgroup-add,\n"
+          "          cgroup-remove: see README.md)\n"
           "--msr     ROOT/dev/cpu/N/msr for online CPUs (needs cpu: and msr:):\n"
           "          fuse: a FUSE mount at ROOT/dev/cpu where pread at offset\n"
           "          REG returns register REG (%s); sparse: sparse\n"
@@ -592,10 +593,14 @@ static char *apply_command(struct commands *c, char **tok, size_t n,
     want = 3;
   else if (strcmp(cmd, "sleep") == 0)
     want = n < 2 ? 2 : n; /* the seconds, then any number of zone=watts */
+  else if (strcmp(cmd, "cgroup-remove") == 0)
+    want = 2;
+  else if (strcmp(cmd, "cgroup-add") == 0)
+    want = 3;
   else
     return fmt_reply("error unknown command \"%s\" (known: fault, vanish, "
                      "return, vanish-all, return-all, set, stick, range, "
-                     "power, sleep, truth)", cmd);
+                     "power, sleep, truth, cgroup-add, cgroup-remove)", cmd);
   if (n != want)
     return fmt_reply("error %s takes %zu argument%s", cmd, want - 1,
                      want == 2 ? "" : "s");
@@ -605,8 +610,11 @@ static char *apply_command(struct commands *c, char **tok, size_t n,
       strcmp(cmd, "vanish-all") == 0 || strcmp(cmd, "return-all") == 0;
   if (touches_powercap && c->pc == PC_NONE)
     return fmt_reply("error no powercap tree (--no-powercap)");
+  int cgroup_cmd = strncmp(cmd, "cgroup-", 7) == 0;
+  if (cgroup_cmd && !sim_has_cgroups(m))
+    return fmt_reply("error the machine has no cgroups section");
   size_t z = 0;
-  if (want > 1 && strcmp(cmd, "sleep") != 0 &&
+  if (want > 1 && strcmp(cmd, "sleep") != 0 && !cgroup_cmd &&
       sim_zone_find(m, arg1, &z) != 0)
     return fmt_reply("error no zone \"%s\"", arg1);
 
@@ -673,6 +681,31 @@ static char *apply_command(struct commands *c, char **tok, size_t n,
     reply = apply_sleep(m, tok + 1, n - 1, &r);
     if (reply != NULL)
       goto out;
+  } else if (strcmp(cmd, "cgroup-add") == 0) {
+    double share;
+    if (parse_double(arg2, 0, 1, &share) != 0) {
+      reply = fmt_reply("error cgroup-add wants a share (0 .. 1), got "
+                        "\"%s\"", arg2);
+      goto out;
+    }
+    r = sim_cgroup_add(m, arg1, share);
+    if (r == -EEXIST || r == -EINVAL) {
+      reply = fmt_reply(r == -EEXIST ? "error cgroup \"%s\" exists"
+                                     : "error bad cgroup path \"%s\" "
+                                       "(relative, no . or .. component, "
+                                       "no space)",
+                        arg1);
+      goto out;
+    }
+  } else if (strcmp(cmd, "cgroup-remove") == 0) {
+    r = sim_cgroup_remove(m, arg1);
+    if (r == -ENOENT || r == -EBUSY) {
+      reply = fmt_reply(r == -ENOENT ? "error no cgroup \"%s\""
+                                     : "error cgroup \"%s\" has children "
+                                       "(EBUSY, as the kernel)",
+                        arg1);
+      goto out;
+    }
   } else { /* truth */
     char *buf = NULL;
     size_t len = 0;

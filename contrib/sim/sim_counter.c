@@ -49,6 +49,9 @@ int sim_write_all(sim_machine_t *m) {
   r = simi_stat_write(m, 0);
   if (r != 0 && first == 0)
     first = r;
+  r = simi_cgroups_write_all(m);
+  if (r != 0 && first == 0)
+    first = r;
   return first;
 }
 

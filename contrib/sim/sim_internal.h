@@ -139,6 +139,7 @@ struct sim_machine {
   int cpu_built;      /* ... and sys/devices/system/cpu, proc/cpuinfo */
   struct sim_hwmon_state *hw; /* sim_hwmon.c; NULL without hwmon: */
   struct sim_stat_state *st;  /* sim_stat.c; NULL without stat: */
+  struct sim_cgroup_state *cg; /* sim_cgroup.c; NULL without cgroups: */
 };
 
 /* ---- Kernel arithmetic of a zone's counter (sim_counter.c) ---- */
@@ -180,6 +181,7 @@ typedef struct {
   yaml_node_t *cpu_node, *offline_node, *msr_node; /* for later checks */
   yaml_node_t *zero_nodes[SIM_MAX_ZERO];
   yaml_node_t *stat_node;
+  yaml_node_t *cgroups_node;
 } load_ctx_t;
 
 
@@ -219,6 +221,7 @@ int simi_sec_cpu(load_ctx_t *c, yaml_node_t *v);      /* sim_cpu.c */
 int simi_sec_msr(load_ctx_t *c, yaml_node_t *v);      /* sim_msr.c */
 int simi_sec_hwmon(load_ctx_t *c, yaml_node_t *v);    /* sim_hwmon.c */
 int simi_sec_stat(load_ctx_t *c, yaml_node_t *v);     /* sim_stat.c */
+int simi_sec_cgroups(load_ctx_t *c, yaml_node_t *v);  /* sim_cgroup.c */
 /* true/false */
 int simi_get_bool(load_ctx_t *c, const yaml_node_t *n, const char *what,
                   int *out);
@@ -324,5 +327,17 @@ void simi_stat_advance(sim_machine_t *m, uint64_t dt_ns);
 int simi_stat_write(sim_machine_t *m, int force);
 void simi_stat_close(sim_machine_t *m);
 void simi_stat_free(sim_machine_t *m);
+/* The busy time of all CPUs so far (ns, what /proc/stat counts as user +
+ * system before the cut into ticks); 0 without stat:. */
+uint64_t simi_stat_busy_ns(const sim_machine_t *m);
+
+/* ---- cgroups (sim_cgroup.c) ---- */
+
+/* Checks against stat: and between the shares; 0 or -1. */
+int simi_cgroups_finish(load_ctx_t *c);
+int simi_build_cgroups(sim_machine_t *m);
+int simi_cgroups_write_all(sim_machine_t *m);
+void simi_cgroups_close(sim_machine_t *m);
+void simi_cgroups_free(sim_machine_t *m);
 
 #endif /* SIM_INTERNAL_H */

@@ -27,6 +27,7 @@
  *   sim_msr.c       msr: registers, sparse msr files, AMD per-core counters
  *   sim_hwmon.c     hwmon: chips, channels, sys/class/hwmon
  *   sim_stat.c      stat: /proc/stat from per-CPU busy fractions
+ *   sim_cgroup.c    cgroups: a cgroup v2 tree, usage_usec = share x busy
  *   sim_fs.c        writing files, directories and links
  */
 #ifndef _GNU_SOURCE
@@ -65,6 +66,7 @@ void sim_free(sim_machine_t *m) {
   simi_close_msr_files(m);
   simi_hwmon_close(m);
   simi_stat_close(m);
+  simi_cgroups_close(m);
   for (size_t i = 0; i < m->n_zones; i++)
     zone_free(&m->zones[i]);
   free(m->zones);
@@ -79,6 +81,7 @@ void sim_free(sim_machine_t *m) {
   free(m->description);
   simi_hwmon_free(m);
   simi_stat_free(m);
+  simi_cgroups_free(m);
   free(m->root);
   free(m);
 }
@@ -99,6 +102,7 @@ static void close_fds(sim_machine_t *m) {
   simi_close_msr_files(m);
   simi_hwmon_close(m);
   simi_stat_close(m);
+  simi_cgroups_close(m);
 }
 
 int sim_build(sim_machine_t *m, const char *root) {
@@ -161,6 +165,8 @@ int sim_build_ex(sim_machine_t *m, const char *root,
   if ((r = simi_build_hwmon(m)) != 0)
     return r;
   if (o->cpu && (r = simi_build_stat(m)) != 0)
+    return r;
+  if ((r = simi_build_cgroups(m)) != 0)
     return r;
   return 0;
 }

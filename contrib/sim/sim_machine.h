@@ -356,6 +356,43 @@ double sim_cpu_busy(const sim_machine_t *m, unsigned cpu);
 uint64_t sim_stat_busy_ticks(const sim_machine_t *m, unsigned cpu);
 uint64_t sim_stat_total_ticks(const sim_machine_t *m, unsigned cpu);
 
+/* ---- cgroups (the cgroups: section, sim_cgroup.c) -----------------------
+ * A cgroup v2 tree: ROOT/sys/fs/cgroup/cgroup.controllers and, for each
+ * cgroup (a list of {path, share}; parents made as needed), a directory
+ * with cgroup.controllers and cpu.stat in the kernel's format
+ * ("usage_usec N\nuser_usec N\nsystem_usec N\nnr_periods 0\n...").
+ * usage_usec = share x the busy time of all CPUs (the user + system time
+ * of the stat: section, which it needs; /proc/stat shows it in 10 ms
+ * ticks) since the cgroup was made; cpu.stat is rewritten in place by
+ * sim_advance_ns.  At load, a listed cgroup's share must cover its nearest
+ * listed children's (the kernel counts a child's time in its parent too)
+ * and the cgroups with no listed parent share at most 1.  The tree is
+ * written by sim_build_ex whatever its options. */
+int sim_has_cgroups(const sim_machine_t *m);
+/* every cgroup ever listed or added, removed ones included, in order */
+size_t sim_cgroup_count(const sim_machine_t *m);
+const char *sim_cgroup_path(const sim_machine_t *m, size_t i);
+double sim_cgroup_share(const sim_machine_t *m, size_t i);
+int sim_cgroup_present(const sim_machine_t *m, size_t i); /* not removed */
+/* what its cpu.stat says (or said last) */
+uint64_t sim_cgroup_usage_usec(const sim_machine_t *m, size_t i);
+/* the present cgroup at path: 0 and *i, or -ENOENT */
+int sim_cgroup_find(const sim_machine_t *m, const char *path, size_t *i);
+/* ROOT/sys/fs/cgroup after sim_build, else NULL */
+const char *sim_cgroup_root(const sim_machine_t *m);
+/* A new cgroup (a new instance: a new directory, so a new inode, also at
+ * the path of a removed one), its usage from 0, its share 0..1 not checked
+ * against the others.  0, -EINVAL (no cgroups:, bad path or share),
+ * -EEXIST (present), -errno from writing the tree. */
+int sim_cgroup_add(sim_machine_t *m, const char *path, double share);
+/* rmdir: -EBUSY while a present cgroup is below it (as the kernel).  A
+ * regular file cannot say ENODEV as kernfs does to a removed cgroup's open
+ * descriptor: its cpu.stat is emptied (an open descriptor then reads 0
+ * bytes: no usage_usec) and the directory moved to
+ * ROOT/.rapl-sim-removed-cgroups/<n>, keeping its inode taken.  0,
+ * -ENOENT, -EBUSY, -EINVAL, -errno. */
+int sim_cgroup_remove(sim_machine_t *m, const char *path);
+
 /* Kernel arithmetic, exposed for tests. */
 uint64_t sim_unit_nj_from_esu(unsigned esu);       /* 1000000000 / (1 << esu) */
 uint64_t sim_max_range_uj_for_unit(uint64_t unit_nj); /* 0xFFFFFFFF * unit_nj / 1000 */

@@ -300,6 +300,15 @@ void simi_stat_free(sim_machine_t *m) {
   m->st = NULL;
 }
 
+uint64_t simi_stat_busy_ns(const sim_machine_t *m) {
+  if (m->st == NULL || m->st->cpu == NULL)
+    return 0;
+  uint64_t busy = 0;
+  for (size_t cpu = 0; cpu < m->st->n_cpus; cpu++)
+    busy += m->st->cpu[cpu].user_ns + m->st->cpu[cpu].system_ns;
+  return busy;
+}
+
 /* ---- the public interface ------------------------------------------------ */
 
 int sim_has_stat(const sim_machine_t *m) {

@@ -270,6 +270,7 @@ static const struct {
     {"msr", simi_sec_msr, 0},
     {"hwmon", simi_sec_hwmon, 0},
     {"stat", simi_sec_stat, 0},
+    {"cgroups", simi_sec_cgroups, 0},
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -293,7 +294,9 @@ static int load_root(load_ctx_t *c, yaml_node_t *root) {
                   sections[i].key);
   if (simi_finish_cpu_msr(c) != 0)
     return -1;
-  return simi_stat_finish(c);
+  if (simi_stat_finish(c) != 0)
+    return -1;
+  return simi_cgroups_finish(c);
 }
 
 static sim_machine_t *load(yaml_parser_t *parser, const char *file, char *err,
