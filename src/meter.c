@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
 #include "accounting.h"
+#include "cgroup_meter.h"
 #include "clock.h"
 #include "cpu_activity.h"
 #include "episode.h"
@@ -93,6 +96,9 @@ struct rapl_meter {
   rapl_cpu_snapshot_t stat_prev, stat_now;
   bool have_stat_prev;
   rapl_episode_t stat_problem;
+  /* Cgroups (SPEC 9): the books, opened at start when globs are set */
+  rapl_cgroup_books_t *cgroups;
+  uint64_t clk_tck; /* /proc/stat ticks per second */
 };
 
 /* The implementation of each source; NULL: not in this version yet. */
@@ -136,6 +142,26 @@ static void stop(rapl_meter_t *meter) {
   rapl_cpu_snapshot_free(&meter->stat_prev);
   rapl_cpu_snapshot_free(&meter->stat_now);
   meter->topo_loaded = meter->have_stat_prev = false;
+  rapl_cgroup_books_free(meter->cgroups);
+  meter->cgroups = NULL;
+}
+
+/* Room in the values for every zone and total (energy, power, active and
+ * idle energy and power, the busy ratio: 14 per zone covers both), the
+ * meter gauge and the cgroups' energy and power per domain. Grown at
+ * start and rescan only: a read never allocates. */
+static int size_values(rapl_meter_t *meter) {
+  size_t need = 14 * meter->zone_count + 1;
+  if (meter->cgroups != NULL)
+    need += rapl_cgroup_books_max_values(meter->cgroups);
+  if (need <= meter->value_capacity)
+    return 0;
+  rapl_value_t *values = realloc(meter->values, need * sizeof(*values));
+  if (values == NULL)
+    return -ENOMEM;
+  meter->values = values;
+  meter->value_capacity = need;
+  return 0;
 }
 
 void rapl_meter_free(rapl_meter_t *meter) {
@@ -177,13 +203,6 @@ static int book_zones(rapl_meter_t *meter) {
     meter->totals = totals;
     memset(&totals[meter->total_count], 0,
            (n - meter->total_count) * sizeof(*totals));
-    /* per zone and per total: energy, power, active and idle energy and
-     * power, the busy ratio; the meter gauge */
-    rapl_value_t *values = realloc(meter->values, (14 * n + 1) * sizeof(*values));
-    if (values == NULL)
-      return -ENOMEM;
-    meter->values = values;
-    meter->value_capacity = 14 * n + 1;
   }
   for (size_t i = 0; i < n; i++) {
     zone_state_t *z = &meter->zones[i];
@@ -207,7 +226,7 @@ static int book_zones(rapl_meter_t *meter) {
     }
   }
   meter->zone_count = n;
-  return 0;
+  return size_values(meter);
 }
 
 /* Sets up the books for the zones of a freshly opened source. */
@@ -233,6 +252,31 @@ static int adopt(rapl_meter_t *meter, const rapl_source_ops_t *ops,
   return 0;
 }
 
+/* Cgroups asked for (SPEC 9): the set is opened and listed with the
+ * source, so that a CgroupPath that is not a cgroup v2 root fails the
+ * start with one line naming it rather than running without what was
+ * asked. */
+static int start_cgroups(rapl_meter_t *meter, char *why, size_t why_len) {
+  if (meter->options.cgroup_glob_count == 0)
+    return 0;
+  long tck = sysconf(_SC_CLK_TCK);
+  meter->clk_tck = tck > 0 ? (uint64_t)tck : 100;
+  meter->cgroups = rapl_cgroup_books_open(&meter->options, why, why_len);
+  if (meter->cgroups == NULL) {
+    stop(meter);
+    return -1;
+  }
+  if (rapl_cgroup_books_rescan(meter->cgroups, meter->total_count) != 0 ||
+      size_values(meter) != 0) {
+    stop(meter);
+    snprintf(why, why_len, "Cgroups: out of memory");
+    return -1;
+  }
+  rapl_log(RAPL_LOG_INFO, "energy per cgroup: %zu cgroups match under %s",
+           rapl_cgroup_books_count(meter->cgroups), meter->options.cgroup_path);
+  return 0;
+}
+
 int rapl_meter_start(rapl_meter_t *meter, char *why, size_t why_len) {
   if (meter->ops != NULL)
     return 0;
@@ -254,7 +298,7 @@ int rapl_meter_start(rapl_meter_t *meter, char *why, size_t why_len) {
       if (err == 0) {
         err = adopt(meter, ops, source);
         if (err == 0)
-          return 0;
+          return start_cgroups(meter, why, why_len);
         snprintf(reason, sizeof(reason), "%s", strerror(-err));
       }
     }
@@ -418,10 +462,16 @@ static void rescan(rapl_meter_t *meter, uint64_t now_ns) {
     free(online);
   }
   int added = meter->ops->rescan(meter->source);
-  if (added < 0)
-    return;
-  if (book_zones(meter) != 0)
+  if (added >= 0 && book_zones(meter) != 0)
     rapl_log(RAPL_LOG_ERR, "out of memory while adding zones; retrying");
+  /* the cgroups are listed again with the zones (whether or not the source
+   * could be): services started since are found, stopped ones dropped
+   * (SPEC 9) */
+  if (meter->cgroups != NULL &&
+      (rapl_cgroup_books_rescan(meter->cgroups, meter->total_count) != 0 ||
+       size_values(meter) != 0))
+    rapl_log(RAPL_LOG_ERR, "out of memory while listing the cgroups; no "
+                           "energy per cgroup until the next rescan");
 }
 
 /* Splits the energy a total gained since its latest split by its CPUs'
@@ -481,6 +531,17 @@ static void split_sample(rapl_meter_t *meter, uint64_t now_ns) {
   }
   if (rapl_episode_cleared(&meter->stat_problem, now_ns))
     rapl_log(RAPL_LOG_INFO, "%s/stat reads again", meter->options.procfs_path);
+  /* the cgroups' CPU time right after the CPUs': one sample, and over the
+   * same interval as /proc/stat's busy time (SPEC 9) */
+  if (meter->cgroups != NULL) {
+    uint64_t busy = 0, ticks = 0;
+    if (meter->have_stat_prev)
+      rapl_cpu_set_ticks(&meter->stat_prev, &meter->stat_now, &meter->topo,
+                         (rapl_cpu_set_t){-1, -1}, &busy, &ticks);
+    rapl_cgroup_books_sample(meter->cgroups,
+                             busy * UINT64_C(1000000) / meter->clk_tck,
+                             meter->have_stat_prev, now_ns);
+  }
   /* the first snapshot only starts the clock: energy since the plugin
    * started is split at the next one */
   for (size_t i = 0; meter->have_stat_prev && i < meter->zone_count; i++) {
@@ -494,7 +555,13 @@ static void split_sample(rapl_meter_t *meter, uint64_t now_ns) {
     for (size_t i = 0; i < meter->zone_count; i++)
       if (strcmp(meter->zones[i].info->domain, total->domain) == 0)
         sum_uj += rapl_counter_total_uj(&meter->zones[i].counter);
+    /* the machine-wide active energy of this sample, whether the total
+     * is dispatched (Total) or not: what the cgroups share (SPEC 9) */
+    uint64_t active_before = total->split.active_uj;
     split_energy(&total->split, sum_uj, meter);
+    if (meter->cgroups != NULL)
+      rapl_cgroup_books_attribute(meter->cgroups, t,
+                                  total->split.active_uj - active_before);
   }
   /* stat_now keeps the descriptor and buffer: one open file, one buffer */
   rapl_cpu_snapshot_swap_times(&meter->stat_prev, &meter->stat_now);
@@ -542,7 +609,9 @@ static int sample(rapl_meter_t *meter, const uint64_t *fixed_ns) {
     account_zone(meter, i);
     meter->any_gone = meter->any_gone || meter->zones[i].rc == -ENODEV;
   }
-  if (meter->options.active_idle)
+  /* the cgroups need /proc/stat's busy time and the totals' active energy
+   * even with ActiveIdle false (then the split is not dispatched) */
+  if (meter->options.active_idle || meter->cgroups != NULL)
     split_sample(meter, now_ns);
   return 0;
 }
@@ -551,6 +620,28 @@ int rapl_meter_sample(rapl_meter_t *meter) { return sample(meter, NULL); }
 
 int rapl_meter_sample_at(rapl_meter_t *meter, uint64_t now_ns) {
   return sample(meter, &now_ns);
+}
+
+/* Each cgroup read at the latest sample: its energy per domain (J, from 0
+ * when first seen) and, from its second point on, its power (SPEC 9). */
+static void push_cgroups(rapl_meter_t *meter) {
+  rapl_cgroup_books_t *books = meter->cgroups;
+  if (books == NULL)
+    return;
+  uint64_t now_ns = rapl_cgroup_books_sample_ns(books);
+  size_t n = rapl_cgroup_books_count(books);
+  for (size_t i = 0; i < n; i++) {
+    const char *instance = rapl_cgroup_books_instance(books, i);
+    if (instance == NULL)
+      continue;
+    for (size_t t = 0; t < meter->total_count; t++) {
+      rapl_power_t *power = rapl_cgroup_books_power(books, i, t);
+      if (power != NULL)
+        (void)push_energy_and_power(
+            meter, instance, meter->totals[t].domain,
+            rapl_cgroup_books_energy_uj(books, i, t), power, now_ns);
+    }
+  }
 }
 
 int rapl_meter_values(rapl_meter_t *meter, const rapl_value_t **values,
@@ -607,6 +698,7 @@ int rapl_meter_values(rapl_meter_t *meter, const rapl_value_t **values,
       push_split(meter, "total", &total->split, restart,
                  t == 0, latest_ns);
   }
+  push_cgroups(meter);
   rapl_value_t *gauge = push(meter, RAPL_VALUE_METER, "", meter->gauge_name);
   if (gauge != NULL)
     gauge->value = 1.0;
