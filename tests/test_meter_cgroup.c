@@ -222,6 +222,11 @@ static double sim_watts(const fixture_t *f, const char *key, const char *domain)
   return (double)sim_zone_power_uw(f->sim, sim_find(f->sim, key, domain)) / 1e6;
 }
 
+static double sim_watts_of(const sim_machine_t *sim, const char *key,
+                           const char *domain) {
+  return (double)sim_zone_power_uw(sim, sim_find(sim, key, domain)) / 1e6;
+}
+
 #define A "cgroup-system.slice_a.service"
 #define B "cgroup-system.slice_b.service"
 
@@ -488,6 +493,163 @@ START_TEST(steady_reads_allocate_nothing) {
 }
 END_TEST
 
+/* ---- the simulator's services (contrib/machines/xeon-2s-services.yaml) ---- */
+
+typedef struct {
+  sim_machine_t *sim;
+  char *root;
+  rapl_meter_t *meter;
+  uint64_t now_ns;
+  const rapl_value_t *values;
+  size_t count;
+} sim_fixture_t;
+
+static void sim_setup(sim_fixture_t *f, const char *const *globs, size_t n) {
+  memset(f, 0, sizeof(*f));
+  log_capture_start();
+  f->sim = sim_start("xeon-2s-services", &f->root);
+  ck_assert(sim_has_cgroups(f->sim) && sim_has_stat(f->sim));
+  static rapl_options_t o;
+  rapl_options_set_defaults(&o);
+  snprintf(o.sysfs_path, sizeof(o.sysfs_path), "%s/sys", f->root);
+  snprintf(o.procfs_path, sizeof(o.procfs_path), "%s/proc", f->root);
+  snprintf(o.cgroup_path, sizeof(o.cgroup_path), "%s", sim_cgroup_root(f->sim));
+  char err[1024];
+  ck_assert_msg(rapl_options_set_cgroups(&o, globs, n, err, sizeof(err)) == 0,
+                "%s", err);
+  f->meter = rapl_meter_new(&o);
+  char why[2048];
+  ck_assert_msg(rapl_meter_start(f->meter, why, sizeof(why)) == 0, "%s", why);
+  f->now_ns = 1000 * SEC;
+  ck_assert_int_eq(rapl_meter_read(f->meter, f->now_ns, &f->values, &f->count), 0);
+}
+
+static void sim_step(sim_fixture_t *f, uint64_t seconds) {
+  ck_assert_int_eq(sim_advance_ns(f->sim, seconds * SEC), 0);
+  f->now_ns += seconds * SEC;
+  ck_assert_int_eq(rapl_meter_read(f->meter, f->now_ns, &f->values, &f->count), 0);
+}
+
+static const rapl_value_t *sim_value(const sim_fixture_t *f,
+                                     rapl_value_kind_t kind, const char *zone,
+                                     const char *name) {
+  for (size_t i = 0; i < f->count; i++)
+    if (f->values[i].kind == kind && strcmp(f->values[i].zone, zone) == 0 &&
+        strcmp(f->values[i].name, name) == 0)
+      return &f->values[i];
+  return NULL;
+}
+
+static double sim_get(const sim_fixture_t *f, rapl_value_kind_t kind,
+                      const char *zone, const char *name) {
+  const rapl_value_t *v = sim_value(f, kind, zone, name);
+  ck_assert_msg(v != NULL, "no %s/%s", zone, name);
+  return kind == RAPL_VALUE_ENERGY ? (double)v->joules : v->value;
+}
+
+static void sim_teardown(sim_fixture_t *f) {
+  rapl_meter_free(f->meter);
+  sim_free(f->sim);
+  rm_tree(f->root);
+  free(f->root);
+}
+
+#define NGINX "cgroup-system.slice_nginx.service"
+#define PG "cgroup-system.slice_postgresql.service"
+static const char *const sim_globs[] = {"system.slice",
+                                        "system.slice/*.service"};
+
+/* The simulated services (shares 0.30 and 0.15 of all CPUs' busy time,
+ * system.slice 0.50) get that share of the machine-wide active energy,
+ * against the meter's total/<domain>-active and against the simulator's
+ * truth: the zones' power x the busy ratio of the online CPUs. */
+START_TEST(simulated_services_get_their_share) {
+  sim_fixture_t f;
+  sim_setup(&f, sim_globs, 2);
+  for (int k = 0; k < 30; k++)
+    sim_step(&f, 10);
+  double n[2] = {0, 0}, busy[2] = {0, 0};
+  for (unsigned c = 0; c < sim_cpu_count(f.sim); c++)
+    if (sim_cpu_online(f.sim, c)) {
+      n[sim_cpu_package(f.sim, c)]++;
+      busy[sim_cpu_package(f.sim, c)] += sim_cpu_busy(f.sim, c);
+    }
+  double ratio = (busy[0] + busy[1]) / (n[0] + n[1]);
+  const char *domains[] = {"package", "dram"};
+  const struct {
+    const char *zone;
+    double share;
+  } svc[] = {{NGINX, 0.30}, {PG, 0.15}, {"cgroup-system.slice", 0.50}};
+  for (size_t d = 0; d < 2; d++) {
+    char active[64];
+    snprintf(active, sizeof(active), "%s-active", domains[d]);
+    double total_j = sim_get(&f, RAPL_VALUE_ENERGY, "total", active);
+    double total_w = sim_get(&f, RAPL_VALUE_POWER, "total", active);
+    double truth_w = ratio * (sim_watts_of(f.sim, "package-0", domains[d]) +
+                              sim_watts_of(f.sim, "package-1", domains[d]));
+    for (size_t s = 0; s < 3; s++) {
+      double j = sim_get(&f, RAPL_VALUE_ENERGY, svc[s].zone, domains[d]);
+      double w = sim_get(&f, RAPL_VALUE_POWER, svc[s].zone, domains[d]);
+      fprintf(stderr,
+              "sim %s %s: %.0f J = %.4f of %.0f J active; %.3f W vs "
+              "%.2f x %.3f W truth (%+.3f %%)\n",
+              svc[s].zone, domains[d], j, j / total_j, total_j, w,
+              svc[s].share, truth_w,
+              100 * (w - svc[s].share * truth_w) / (svc[s].share * truth_w));
+      ck_assert_double_eq_tol(j, svc[s].share * total_j,
+                              0.01 * svc[s].share * total_j);
+      ck_assert_double_eq_tol(w, svc[s].share * total_w,
+                              0.01 * svc[s].share * total_w);
+      ck_assert_double_eq_tol(w, svc[s].share * truth_w,
+                              0.01 * svc[s].share * truth_w);
+    }
+  }
+  sim_teardown(&f);
+}
+END_TEST
+
+/* A simulated service stopped (removed: its open cpu.stat reads nothing)
+ * is skipped at once, said once, dropped at the rescan; started again (a
+ * new directory) it starts from 0 J. */
+START_TEST(simulated_service_stopped_and_started) {
+  sim_fixture_t f;
+  sim_setup(&f, sim_globs, 2);
+  for (int k = 0; k < 3; k++)
+    sim_step(&f, 10);
+  double before = sim_get(&f, RAPL_VALUE_ENERGY, PG, "package");
+  ck_assert(before > 0);
+  ck_assert_int_eq(sim_cgroup_remove(f.sim, "system.slice/postgresql.service"), 0);
+  for (int k = 0; k < 8; k++) { /* removed between listing and read */
+    sim_step(&f, 10);
+    ck_assert_ptr_null(sim_value(&f, RAPL_VALUE_ENERGY, PG, "package"));
+    ck_assert_ptr_nonnull(sim_value(&f, RAPL_VALUE_ENERGY, NGINX, "package"));
+  }
+  ck_assert_msg(log_count("system.slice/postgresql.service") == 1, "%s",
+                log_text());
+  ck_assert_int_eq(sim_cgroup_add(f.sim, "system.slice/postgresql.service", 0.15), 0);
+  bool seen = false;
+  for (int k = 0; k < 7 && !seen; k++) {
+    sim_step(&f, 10);
+    const rapl_value_t *v = sim_value(&f, RAPL_VALUE_ENERGY, PG, "package");
+    if (v != NULL) {
+      seen = true;
+      ck_assert_uint_eq(v->joules, 0);
+      ck_assert_ptr_null(sim_value(&f, RAPL_VALUE_POWER, PG, "package"));
+    }
+  }
+  ck_assert_msg(seen, "postgresql.service not picked up again within 70 s");
+  sim_step(&f, 10);
+  double after = sim_get(&f, RAPL_VALUE_ENERGY, PG, "package");
+  double w = sim_get(&f, RAPL_VALUE_POWER, PG, "package");
+  double total_w = sim_get(&f, RAPL_VALUE_POWER, "total", "package-active");
+  fprintf(stderr, "sim restart: %.0f J before, %.0f J 10 s after; %.3f W = %.4f of %.3f W\n",
+          before, after, w, w / total_w, total_w);
+  ck_assert(after > 0 && after < before);
+  ck_assert_double_eq_tol(w, 0.15 * total_w, 0.01 * 0.15 * total_w);
+  sim_teardown(&f);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("meter_cgroup");
   TCase *tc = tcase_create("meter_cgroup");
@@ -500,6 +662,8 @@ int main(void) {
   tcase_add_test(tc, parent_and_children_overlap_within_the_active_energy);
   tcase_add_test(tc, not_cgroup_v2_fails_the_start);
   tcase_add_test(tc, steady_reads_allocate_nothing);
+  tcase_add_test(tc, simulated_services_get_their_share);
+  tcase_add_test(tc, simulated_service_stopped_and_started);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }
