@@ -463,6 +463,53 @@ START_TEST(active_idle_and_hwmon_chips_are_options) {
 }
 END_TEST
 
+/* Cgroups (SPEC 9): a bad glob refuses the configuration; with Cgroups
+ * set, a CgroupPath that is not a cgroup v2 root fails init, naming it. */
+START_TEST(cgroups_options_are_checked_at_config_and_init) {
+  block_t b;
+  block_init(&b);
+  block_string(&b, "Cgroups", "/sys/fs/cgroup/system.slice");
+  fake_reset();
+  module_register();
+  ck_assert_int_eq(fake_config_cb(&b.block), -1);
+  ck_assert_msg(fake_log_count("Cgroups: \"/sys/fs/cgroup/system.slice\": "
+                               "expected a glob relative to CgroupPath") == 1,
+                "%s", fake_log_text());
+  ck_assert_uint_eq(fake_log_count("rapl plugin: "), 1); /* one line */
+
+  char *dir = make_temp_dir("glue-cgroup");
+  char v2[4200];
+  block_init(&b);
+  block_string(&b, "CgroupPath", dir); /* no cgroup.controllers: v1-like */
+  block_string(&b, "Cgroups", "system.slice/*.service");
+  fake_reset();
+  module_register();
+  ck_assert_msg(fake_config_cb(&b.block) == 0, "%s", fake_log_text());
+  ck_assert_int_eq(fake_init_cb(), -1);
+  snprintf(v2, sizeof(v2),
+           "CgroupPath: %s is not a cgroup v2 hierarchy (no "
+           "cgroup.controllers; cgroup v1 is not supported)",
+           dir);
+  ck_assert_msg(fake_log_count(v2) == 1, "%s", fake_log_text());
+  ck_assert_int_eq(fake_read_registrations, 0);
+
+  /* without Cgroups, CgroupPath is not even looked at */
+  snprintf(v2, sizeof(v2), "%s/nowhere", dir);
+  block_init(&b);
+  block_string(&b, "CgroupPath", v2);
+  fake_reset();
+  fake_read_registrations = 0;
+  module_register();
+  ck_assert_msg(fake_config_cb(&b.block) == 0, "%s", fake_log_text());
+  ck_assert_int_eq(fake_init_cb(), 0);
+  ck_assert_uint_eq(fake_log_count("CgroupPath"), 0);
+  fake_free_read();
+  ck_assert_int_eq(fake_shutdown_cb(), 0);
+  rm_tree(dir);
+  free(dir);
+}
+END_TEST
+
 START_TEST(thousand_cycles_leak_nothing) {
   char *root, sysfs[4096];
   sim_machine_t *m = sim_start("xeon-2s", &root);
@@ -507,6 +554,7 @@ int main(void) {
   tcase_add_test(tc, block_msr_enabled_false_wins_and_merge_is_checked);
   tcase_add_test(tc, config_file_error_is_one_line_with_position);
   tcase_add_test(tc, active_idle_and_hwmon_chips_are_options);
+  tcase_add_test(tc, cgroups_options_are_checked_at_config_and_init);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }
