@@ -451,7 +451,8 @@ static void account_zone(rapl_meter_t *meter, size_t i) {
  * booked. At most once per sample. */
 static void rescan(rapl_meter_t *meter, uint64_t now_ns) {
   meter->rescan_ns = now_ns;
-  if (meter->options.active_idle && meter->topo_loaded) {
+  if ((meter->options.active_idle || meter->cgroups != NULL) &&
+      meter->topo_loaded) {
     /* CPUs may have come or gone too: the topology is loaded again (a
      * file per CPU and attribute) only when the online list says so */
     char *online = NULL;

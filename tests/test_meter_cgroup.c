@@ -650,6 +650,52 @@ START_TEST(simulated_service_stopped_and_started) {
 }
 END_TEST
 
+/* ActiveIdle false: the topology is still followed at rescans for the
+ * cgroups' sake. Two CPUs brought online after start (busy like their
+ * package) count in the busy time the shares divide by; were they left out
+ * (a topology loaded once), the services would get more than their share. */
+START_TEST(cpus_coming_online_count_without_active_idle) {
+  sim_fixture_t f;
+  static const char *const svc_glob[] = {"system.slice/*.service"};
+  memset(&f, 0, sizeof(f));
+  log_capture_start();
+  f.sim = sim_start("xeon-2s-services", &f.root);
+  static rapl_options_t o;
+  rapl_options_set_defaults(&o);
+  snprintf(o.sysfs_path, sizeof(o.sysfs_path), "%s/sys", f.root);
+  snprintf(o.procfs_path, sizeof(o.procfs_path), "%s/proc", f.root);
+  snprintf(o.cgroup_path, sizeof(o.cgroup_path), "%s", sim_cgroup_root(f.sim));
+  char err[1024];
+  ck_assert_int_eq(rapl_options_set_cgroups(&o, svc_glob, 1, err, sizeof(err)), 0);
+  o.active_idle = false;
+  f.meter = rapl_meter_new(&o);
+  char why[2048];
+  ck_assert_msg(rapl_meter_start(f.meter, why, sizeof(why)) == 0, "%s", why);
+  f.now_ns = 1000 * SEC;
+  ck_assert_int_eq(rapl_meter_read(f.meter, f.now_ns, &f.values, &f.count), 0);
+  for (int k = 0; k < 3; k++)
+    sim_step(&f, 10);
+  ck_assert_int_eq(sim_cpu_set_online(f.sim, 2, 1), 0);
+  ck_assert_int_eq(sim_cpu_set_online(f.sim, 9, 1), 0);
+  ck_assert_int_eq(sim_cpu_set_busy(f.sim, 2, sim_cpu_busy(f.sim, 0)), 0);
+  ck_assert_int_eq(sim_cpu_set_busy(f.sim, 9, sim_cpu_busy(f.sim, 8)), 0);
+  for (int k = 0; k < 9; k++) /* a rescan on the way */
+    sim_step(&f, 10);
+  double busy = 0;
+  for (unsigned c = 0; c < sim_cpu_count(f.sim); c++)
+    if (sim_cpu_online(f.sim, c))
+      busy += sim_cpu_busy(f.sim, c);
+  double ratio = busy / (double)sim_cpu_count(f.sim);
+  double truth_w = ratio * (sim_watts_of(f.sim, "package-0", "package") +
+                            sim_watts_of(f.sim, "package-1", "package"));
+  double w = sim_get(&f, RAPL_VALUE_POWER, NGINX, "package");
+  fprintf(stderr, "CPUs online later, no ActiveIdle: nginx %.3f W vs 0.30 x %.3f W (%+.3f %%)\n",
+          w, truth_w, 100 * (w - 0.30 * truth_w) / (0.30 * truth_w));
+  ck_assert_double_eq_tol(w, 0.30 * truth_w, 0.01 * 0.30 * truth_w);
+  sim_teardown(&f);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("meter_cgroup");
   TCase *tc = tcase_create("meter_cgroup");
@@ -664,6 +710,7 @@ int main(void) {
   tcase_add_test(tc, steady_reads_allocate_nothing);
   tcase_add_test(tc, simulated_services_get_their_share);
   tcase_add_test(tc, simulated_service_stopped_and_started);
+  tcase_add_test(tc, cpus_coming_online_count_without_active_idle);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }
