@@ -287,6 +287,17 @@ static const struct {
     {"  <MSR>\n    Force 2\n  </MSR>\n", "Force: expected one boolean (true or false), got a number"},
     {"  <MSR>\n    DevicePath \"/a\" \"/b\"\n  </MSR>\n", "DevicePath: expected one string (an absolute path), got 2 values"},
     {"  Zones \"package\" \"gpu\"\n", "Zones: unknown domain \"gpu\""},
+    /* energy per cgroup (SPEC 9) */
+    {"  Cgroups \"/sys/fs/cgroup/system.slice\"\n",
+     "Cgroups: \"/sys/fs/cgroup/system.slice\": expected a glob relative to "
+     "CgroupPath, e.g. \"system.slice/*.service\", got an absolute path"},
+    {"  Cgroups \"system.slice/../../etc\"\n", "got a \"..\" component"},
+    {"  Cgroups \"user-[0-9.slice\"\n",
+     "Cgroups: \"user-[0-9.slice\": unbalanced '[' at byte 6"},
+    {"  Cgroups 5\n", "Cgroups: expected globs relative to CgroupPath as "
+                      "strings, value 1 is a number"},
+    {"  CgroupPath \"sys/fs/cgroup\"\n",
+     "CgroupPath: expected an absolute path, got the relative path"},
 };
 
 START_TEST(bad_config_is_refused_with_one_clear_error) {
