@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "e2e.h"
 #include "sim_machine.h"
 #include "testutil.h"
 
@@ -648,6 +649,56 @@ START_TEST(sim_cpu_stat_advances_with_its_share) {
 }
 END_TEST
 
+/* rapl-sim run's commands: cgroup-remove and cgroup-add, read through the
+ * reader while the simulation runs (skipped outside `make check`, where
+ * RAPL_SIM is not set). */
+START_TEST(rapl_sim_removes_and_adds_cgroups_at_run_time) {
+  const char *bin = getenv("RAPL_SIM");
+  if (bin == NULL || access(bin, X_OK) != 0) {
+    fprintf(stderr, "test_cgroup: RAPL_SIM not set: rapl-sim case skipped\n");
+    return;
+  }
+  e2e_t t = {0};
+  start_sim(&t, "xeon-2s-services", 3600);
+  char *cg = path_join(t.root, "sys/fs/cgroup");
+  char why[512];
+  char *globs[] = {"system.slice/*.service"};
+  rapl_cgroups_t *set = rapl_cgroups_open(cg, globs, 1, why, sizeof(why));
+  ck_assert_msg(set != NULL, "%s", why);
+  ck_assert_int_eq(rapl_cgroups_rescan(set), 0);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 2);
+  rapl_cgroups_sample(set);
+  uint64_t before = rapl_cgroups_get(set, 0)->usage_usec;
+  uint64_t old_id = rapl_cgroups_get(set, 0)->id;
+  ck_assert(rapl_cgroups_get(set, 0)->read_ok);
+  usleep(100000); /* 0.1 s of 14 CPUs partly busy: ~100 ms of usage */
+  rapl_cgroups_sample(set);
+  ck_assert_uint_gt(rapl_cgroups_get(set, 0)->usage_usec, before);
+
+  sim_command(&t, "cgroup-remove system.slice/nginx.service");
+  rapl_cgroups_sample(set);
+  ck_assert(!rapl_cgroups_get(set, 0)->read_ok); /* emptied: no usage */
+  ck_assert(rapl_cgroups_get(set, 1)->read_ok);
+  ck_assert_int_eq(rapl_cgroups_rescan(set), 0);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 1);
+  ck_assert_str_eq(rapl_cgroups_get(set, 0)->path,
+                   "system.slice/postgresql.service");
+
+  sim_command(&t, "cgroup-add system.slice/nginx.service 0.3");
+  ck_assert_int_eq(rapl_cgroups_rescan(set), 0);
+  ck_assert_uint_eq(rapl_cgroups_count(set), 2);
+  const rapl_cgroup_t *again = rapl_cgroups_get(set, 0);
+  ck_assert_str_eq(again->path, "system.slice/nginx.service");
+  ck_assert_uint_ne(again->id, old_id); /* a new instance */
+  rapl_cgroups_sample(set);
+  ck_assert(again->read_ok);
+  ck_assert_uint_lt(again->usage_usec, before); /* from 0 */
+  rapl_cgroups_free(set);
+  free(cg);
+  stop_sim(&t);
+}
+END_TEST
+
 START_TEST(sim_refuses_inconsistent_cgroups) {
   static const struct {
     const char *yaml, *says;
@@ -708,6 +759,7 @@ int main(void) {
   tcase_add_test(tc, long_instance_names_are_cut_with_a_stable_hash);
   tcase_add_test(tc, sim_cpu_stat_advances_with_its_share);
   tcase_add_test(tc, sim_refuses_inconsistent_cgroups);
+  tcase_add_test(tc, rapl_sim_removes_and_adds_cgroups_at_run_time);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }
