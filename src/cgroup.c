@@ -139,8 +139,24 @@ typedef struct {
   uint64_t ino;
 } found_t;
 
+/* Paths in tree order: byte order, but with '/' before every other byte,
+ * so that a directory's descendants follow it as one block ("a", "a/b",
+ * "a.b", where plain byte order puts "a.b" between "a" and "a/b"). */
+static int cmp_path(const char *a, const char *b) {
+  for (;; a++, b++) {
+    unsigned ca = (unsigned char)*a, cb = (unsigned char)*b;
+    if (ca != cb) {
+      unsigned ka = ca == '/' ? 1 : ca == 0 ? 0 : ca + 1;
+      unsigned kb = cb == '/' ? 1 : cb == 0 ? 0 : cb + 1;
+      return ka < kb ? -1 : 1;
+    }
+    if (ca == 0)
+      return 0;
+  }
+}
+
 static int cmp_found(const void *a, const void *b) {
-  return strcmp(((const found_t *)a)->path, ((const found_t *)b)->path);
+  return cmp_path(((const found_t *)a)->path, ((const found_t *)b)->path);
 }
 
 /* root with glob's metacharacters escaped, so that a CgroupPath holding
@@ -227,7 +243,7 @@ static rapl_cgroup_t *find_old(rapl_cgroup_t *old, size_t n, const char *path,
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(old[mid].path, path);
+    int c = cmp_path(old[mid].path, path);
     if (c == 0)
       return old[mid].id == ino && old[mid].fd >= 0 ? &old[mid] : NULL;
     if (c < 0)
@@ -259,8 +275,8 @@ int rapl_cgroups_rescan(rapl_cgroups_t *set) {
       return -ENOMEM;
     }
   free(eroot);
-  /* a stable order whatever glob's; a directory matched by two patterns
-   * once */
+  /* a stable order whatever glob's (tree order, cmp_path); a directory
+   * matched by two patterns once */
   if (n > 1)
     qsort(found, n, sizeof(*found), cmp_found);
   size_t unique = 0;
@@ -310,19 +326,15 @@ int rapl_cgroups_rescan(rapl_cgroups_t *set) {
     found[i].path = NULL;
   }
   free(found);
+  /* In tree order a cgroup's matched ancestors are the chain of entries
+   * still open above it: keep that chain as a stack (linked through
+   * `parent`), O(n) for thousands of pods. */
+  long top = -1;
   for (size_t i = 0; i < n; i++) {
-    long parent = -1;
-    size_t best = 0;
-    for (size_t j = 0; j < n; j++) {
-      if (j == i || !is_ancestor(items[j].path, items[i].path))
-        continue;
-      size_t len = strlen(items[j].path);
-      if (parent < 0 || len > best) {
-        parent = (long)j;
-        best = len;
-      }
-    }
-    items[i].parent = parent;
+    while (top >= 0 && !is_ancestor(items[top].path, items[i].path))
+      top = items[top].parent;
+    items[i].parent = top;
+    top = (long)i;
   }
   for (size_t i = 0; i < set->count; i++) /* the ones gone */
     item_release(&set->items[i]);

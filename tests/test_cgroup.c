@@ -237,6 +237,44 @@ START_TEST(rescan_lists_matching_directories_sorted_with_parents) {
 }
 END_TEST
 
+/* Tree order: a directory's descendants right after it, '/' before any
+ * other byte ("x", "x/z", "x.y"; byte order would give "x", "x.y", "x/z");
+ * every parent is the nearest matched ancestor, as a brute force says. */
+START_TEST(rescan_orders_a_tree_and_links_every_parent) {
+  static const char *const dirs[] = {
+      "x", "x.y", "x/z", "x/z/w", "x/z.q", "x/z/w/v", "x-a", "x/z/w.v",
+      "x/z/w/v/u", "y", "y/x", "x/a", "x/a/b"};
+  for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+    make_cgroup(dirs[i], i);
+  const char *globs[] = {"*", "x/*", "x/z/*", "x/z/w/v/*", "y/*", "x/a/*"};
+  rapl_cgroups_t *set = open_set(globs, 6);
+  static const char *const want[] = {"x", "x/a", "x/a/b", "x/z", "x/z/w",
+                                     "x/z/w/v/u", "x/z/w.v", "x/z.q", "x-a",
+                                     "x.y", "y", "y/x"};
+  size_t n = rapl_cgroups_count(set);
+  ck_assert_uint_eq(n, sizeof(want) / sizeof(want[0]));
+  for (size_t i = 0; i < n; i++) {
+    const rapl_cgroup_t *c = rapl_cgroups_get(set, i);
+    ck_assert_str_eq(c->path, want[i]);
+    long brute = -1;
+    size_t best = 0;
+    for (size_t j = 0; j < n; j++) {
+      const char *p = rapl_cgroups_get(set, j)->path;
+      size_t len = strlen(p);
+      if (j != i && strncmp(p, c->path, len) == 0 && c->path[len] == '/' &&
+          (brute < 0 || len > best)) {
+        brute = (long)j;
+        best = len;
+      }
+    }
+    ck_assert_msg(c->parent == brute, "%s: parent %ld, expected %ld",
+                  c->path, c->parent, brute);
+  }
+  ck_assert_int_eq(find(set, "x/z/w/v/u")->parent, 4); /* x/z/w: v unmatched */
+  rapl_cgroups_free(set);
+}
+END_TEST
+
 START_TEST(rescan_keeps_live_cgroups_and_renews_restarted_ones) {
   make_cgroup("system.slice/a.service", 100);
   make_cgroup("system.slice/b.service", 200);
@@ -749,6 +787,7 @@ int main(void) {
   tcase_add_test(tc, open_accepts_a_v2_root);
   tcase_add_test(tc, open_refuses_v1_and_missing_paths_naming_the_option);
   tcase_add_test(tc, rescan_lists_matching_directories_sorted_with_parents);
+  tcase_add_test(tc, rescan_orders_a_tree_and_links_every_parent);
   tcase_add_test(tc, rescan_keeps_live_cgroups_and_renews_restarted_ones);
   tcase_add_test(tc, rescan_takes_the_root_literally);
   tcase_add_test(tc, sample_reads_usage_with_one_pread_each_and_no_allocation);
