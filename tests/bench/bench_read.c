@@ -26,6 +26,17 @@
  * and the plugin rescans about once a minute (every 6th read) as it does
  * in production.
  *
+ * Energy per cgroup (issue 11, SPEC 9): a row per number of cgroups N
+ * (BENCH_CGROUPS, default "10 100 1000"; "none" leaves the rows out): the
+ * powercap machine of 2 sockets with N simulated services
+ * (bench.slice/svc-NNNN.service, the simulator's cgroups: section, each
+ * cpu.stat rewritten at every advance), `Cgroups "bench.slice/ *.service"`
+ * (without the space) matching all N, ActiveIdle on; beside it the same
+ * machine without Cgroups (N = 0). Per read: CPU, system calls (pread64
+ * per cgroup over the N = 0 row's), allocations, values; and the rescan
+ * (once a minute: the glob, an open per cgroup) as its extra over a steady
+ * read, (mean - steady) / the share of reads that rescanned.
+ *
  * Usage: bench_read [READS [TRACED_READS]] (defaults 2000 and 300);
  * BENCH_SOCKETS="1 2" and BENCH_SOURCES="powercap msr hwmon" narrow it.
  */
@@ -151,8 +162,12 @@ typedef struct {
  * counters (0x611, 0x639, 0x641, 0x619). AMD: amd_energy's Esocket<N> and
  * one Ecore<c> per core - the plugin makes zones package (Esocket) and
  * core (the sum of the package's Ecore channels). */
+static unsigned bench_cgroups; /* cgroups of the machine built next */
+#define CGROUP_GLOB "bench.slice/*.service"
+
 static char *machine_yaml(source_t source, unsigned sockets) {
-  size_t cap = 4096 + (size_t)sockets * 1024, len = 0;
+  size_t cap = 4096 + (size_t)sockets * 1024 + (size_t)bench_cgroups * 80,
+         len = 0;
   char *y = malloc(cap);
   if (y == NULL)
     abort();
@@ -191,6 +206,13 @@ static char *machine_yaml(source_t source, unsigned sockets) {
           p, p, 90000000 + p, 50000000 + p, 3000000 + p, 40000000 + p);
   }
   ADD("stat:\n  busy: {all: 0.5}\n");
+  if (bench_cgroups > 0) {
+    /* the services share 0.9 of the busy time, the slice 0.95 */
+    ADD("cgroups:\n  - {path: bench.slice, share: 0.95}\n");
+    for (unsigned i = 0; i < bench_cgroups; i++)
+      ADD("  - {path: bench.slice/svc-%04u.service, share: %.9f}\n", i,
+          0.9 / bench_cgroups);
+  }
 #undef ADD
   return y;
 }
@@ -559,9 +581,9 @@ static double count_of(const figures_t *f, long nr) {
 
 typedef struct {
   oconfig_item_t block;
-  oconfig_item_t children[6];
+  oconfig_item_t children[8];
   oconfig_item_t msr_children[2];
-  oconfig_value_t values[8];
+  oconfig_value_t values[10];
 } conf_t;
 
 static oconfig_item_t *item(oconfig_item_t *it, const char *key,
@@ -590,7 +612,7 @@ static oconfig_value_t *bool_value(oconfig_value_t *v, bool on) {
 /* module_register, config, init as the daemon does; the zone count from
  * the plugin's "using <source>, N zones" line. */
 static size_t plugin_start(bench_t *b, bool active_idle) {
-  static char sysfs[300], procfs[300], dev[300];
+  static char sysfs[300], procfs[300], dev[300], cgroupfs[300];
   snprintf(sysfs, sizeof(sysfs), "%s/sys", b->root);
   snprintf(procfs, sizeof(procfs), "%s/proc", b->root);
   snprintf(dev, sizeof(dev), "%s/dev/cpu", b->root);
@@ -611,6 +633,13 @@ static size_t plugin_start(bench_t *b, bool active_idle) {
     item(&c.msr_children[0], "Enabled", bool_value(&c.values[4], true));
     item(&c.msr_children[1], "DevicePath", str_value(&c.values[5], dev));
     c.block.children_num = 5;
+  }
+  if (bench_cgroups > 0) {
+    snprintf(cgroupfs, sizeof(cgroupfs), "%s/sys/fs/cgroup", b->root);
+    item(&c.children[c.block.children_num++], "CgroupPath",
+         str_value(&c.values[6], cgroupfs));
+    item(&c.children[c.block.children_num++], "Cgroups",
+         str_value(&c.values[7], CGROUP_GLOB));
   }
   fake_reset();
   fake_dispatch_count_only = 1;
@@ -709,6 +738,93 @@ static void run_one(row_t *r, source_t source, unsigned sockets) {
   free(b);
 }
 
+/* Energy per cgroup: the plugin on powercap, 2 sockets, ActiveIdle on,
+ * with n cgroups matched (0: no Cgroups). */
+typedef struct {
+  unsigned n;
+  size_t zones;
+  figures_t plugin;
+  unsigned warnings;
+} cg_row_t;
+
+static void run_cgroups(cg_row_t *r, unsigned n) {
+  bench_t *b = malloc(sizeof(*b));
+  if (b == NULL)
+    abort();
+  bench_cgroups = n;
+  bench_setup(b, SRC_POWERCAP, 2);
+  r->n = n;
+  r->zones = plugin_start(b, true);
+  read_status = 0;
+  measure(b, op_plugin, &r->plugin);
+  if (read_status != 0)
+    die("the read callback failed", fake_log_text());
+  r->warnings = (unsigned)(fake_log_count("[3] ") + fake_log_count("[4] "));
+  if (r->warnings != 0)
+    fprintf(stderr, "bench_read: %u cgroups logged:\n%s\n", n,
+            fake_log_text());
+  plugin_stop();
+  bench_teardown(b);
+  bench_cgroups = 0;
+  free(b);
+}
+
+/* the extra of a rescan read over a steady one: (mean - steady) / share */
+static double per_rescan(double mean, double steady, double share) {
+  return share > 0 ? (mean - steady) / share : 0;
+}
+
+static void print_cgroups(const cg_row_t *rows, size_t count) {
+  printf("\nEnergy per cgroup (SPEC 9): powercap, 2 sockets, ActiveIdle on, "
+         "N services matched by Cgroups \"%s\" (N = 0: no Cgroups);\n"
+         "per read; 'rescan' = the extra of a rescan read over a steady read "
+         "((mean - steady) / share of reads that rescanned).\n",
+         CGROUP_GLOB);
+  printf("%5s | %8s %8s %8s | %6s %8s %8s %8s | %6s %6s | %6s | %9s %8s %7s "
+         "| %4s\n",
+         "N", "CPU us", "CPU us", "us/cg", "calls", "pread64", "pread64/",
+         "calls/", "allocs", "allocs", "values", "rescan", "rescan", "rescan",
+         "warn");
+  printf("%5s | %8s %8s %8s | %6s %8s %8s %8s | %6s %6s | %6s | %9s %8s %7s "
+         "| %4s\n",
+         "", "median", "mean", "median", "steady", "steady", "cgroup", "cgroup",
+         "steady", "mean", "/read", "CPU us", "calls", "allocs", "");
+  const cg_row_t *base = NULL;
+  for (size_t i = 0; i < count; i++)
+    if (rows[i].n == 0)
+      base = &rows[i];
+  char text[4096];
+  for (size_t i = 0; i < count; i++) {
+    const cg_row_t *r = &rows[i];
+    const figures_t *p = &r->plugin;
+    double n = r->n ? (double)r->n : 1;
+    double pread = p->steady_by_nr[SYS_pread64];
+    double pread_cg = base && r->n
+                          ? (pread - base->plugin.steady_by_nr[SYS_pread64]) / n
+                          : 0;
+    double calls_cg = base && r->n
+                          ? ((double)p->syscalls_steady -
+                             (double)base->plugin.syscalls_steady) / n
+                          : 0;
+    double us_cg = base && r->n
+                       ? (p->median_us - base->plugin.median_us) / n : 0;
+    printf("%5u | %8.2f %8.2f %8.3f | %6u %8.0f %8.3f %8.3f | %6lu %6.2f | "
+           "%6.1f | %9.1f %8.1f %7.1f | %4u\n",
+           r->n, p->median_us, p->mean_us, us_cg, p->syscalls_steady, pread,
+           pread_cg, calls_cg, p->allocs_steady, p->allocs, p->dispatched,
+           per_rescan(p->mean_us, p->median_us, p->rescan_share),
+           per_rescan(p->syscalls_mean, p->syscalls_steady, p->rescan_share),
+           per_rescan(p->allocs, (double)p->allocs_steady, p->rescan_share),
+           r->warnings);
+  }
+  for (size_t i = 0; i < count; i++) {
+    by_name(text, sizeof(text), rows[i].plugin.steady_by_nr, NULL);
+    printf("cgroups %4u steady: %s\n", rows[i].n, text);
+    by_name(text, sizeof(text), NULL, rows[i].plugin.mean_by_nr);
+    printf("cgroups %4u mean:   %s\n", rows[i].n, text);
+  }
+}
+
 /* least squares y = a + s x */
 static void fit(const double *x, const double *y, size_t n, double *a,
                 double *s) {
@@ -746,7 +862,28 @@ int main(int argc, char **argv) {
   if (env != NULL && *env)
     for (int s = 0; s < SRC_COUNT; s++)
       wanted[s] = strstr(env, source_names[s]) != NULL;
+  unsigned cg_sizes[8] = {0, 10, 100, 1000};
+  size_t cg_count = 4;
+  env = getenv("BENCH_CGROUPS");
+  if (env != NULL && *env) {
+    cg_count = 1; /* the N = 0 row first */
+    for (char *p = (char *)env, *end; cg_count < 8; p = end) {
+      unsigned long v = strtoul(p, &end, 10);
+      if (end == p)
+        break;
+      if (v >= 1 && v <= 10000)
+        cg_sizes[cg_count++] = (unsigned)v;
+    }
+    if (cg_count == 1)
+      cg_count = 0; /* "none" */
+  }
   calibrate_clock();
+  static cg_row_t cg_rows[8];
+  for (size_t k = 0; k < cg_count; k++) {
+    fprintf(stderr, "bench_read: powercap, 2 sockets, %u cgroups...\n",
+            cg_sizes[k]);
+    run_cgroups(&cg_rows[k], cg_sizes[k]);
+  }
   row_t rows[SRC_COUNT * 8];
   size_t row_count = 0;
   for (int s = 0; s < SRC_COUNT; s++)
@@ -845,6 +982,9 @@ int main(int argc, char **argv) {
     printf("%-8s %2u sock       naive:         %s\n", source_names[r->source],
            r->sockets, text);
   }
+
+  if (cg_count > 0)
+    print_cgroups(cg_rows, cg_count);
 
   printf("\nGrowth with the number of zones (least squares over the sizes "
          "above): CPU us per read = a + s x zones\n");
