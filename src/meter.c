@@ -57,6 +57,9 @@ typedef struct {
   uint64_t read_ns; /* when the latest good read was taken */
   uint64_t changed_ns; /* when the counter last moved */
   bool stuck;
+  /* worked out at booking, so that a read compares no names: */
+  bool ratio_owner;   /* the first zone of its key: it dispatches the ratio */
+  size_t total_index; /* meter->totals[] of its domain */
 } zone_state_t;
 
 
@@ -226,6 +229,15 @@ static int book_zones(rapl_meter_t *meter) {
     }
   }
   meter->zone_count = n;
+  /* one busy ratio per key (the dies' zones of one package share it), and
+   * each zone's total: names are compared here, never at a read */
+  for (size_t i = 0; i < n; i++) {
+    zone_state_t *z = &meter->zones[i];
+    z->ratio_owner = true;
+    for (size_t k = 0; k < i && z->ratio_owner; k++)
+      z->ratio_owner = strcmp(meter->zones[k].info->key, z->info->key) != 0;
+    z->total_index = (size_t)(find_total(meter, z->info->domain) - meter->totals);
+  }
   return size_values(meter);
 }
 
@@ -361,14 +373,6 @@ static void push_split(rapl_meter_t *meter, const char *zone,
                                         : split->last_ratio;
   }
   split->busy_ticks = split->total_ticks = 0;
-}
-
-/* Whether an earlier zone than i has the same key (one ratio per key). */
-static bool key_seen_before(const rapl_meter_t *meter, size_t i) {
-  for (size_t k = 0; k < i; k++)
-    if (strcmp(meter->zones[k].info->key, meter->zones[i].info->key) == 0)
-      return true;
-  return false;
 }
 
 static void read_zone(rapl_meter_t *meter, size_t i, const uint64_t *fixed_ns) {
@@ -554,7 +558,7 @@ static void split_sample(rapl_meter_t *meter, uint64_t now_ns) {
     total_state_t *total = &meter->totals[t];
     uint64_t sum_uj = 0;
     for (size_t i = 0; i < meter->zone_count; i++)
-      if (strcmp(meter->zones[i].info->domain, total->domain) == 0)
+      if (meter->zones[i].total_index == t)
         sum_uj += rapl_counter_total_uj(&meter->zones[i].counter);
     /* the machine-wide active energy of this sample, whether the total
      * is dispatched (Total) or not: what the cgroups share (SPEC 9) */
@@ -663,7 +667,7 @@ int rapl_meter_values(rapl_meter_t *meter, const rapl_value_t **values,
                               z->read_ns) &&
         meter->options.active_idle)
       push_split(meter, z->info->key, &z->split, restart,
-                 !key_seen_before(meter, i), z->read_ns);
+                 z->ratio_owner, z->read_ns);
   }
   /* A total is dispatched only when every zone of its domain read in the
    * latest sample: a failed read only delays energy (the next power spans
@@ -678,7 +682,7 @@ int rapl_meter_values(rapl_meter_t *meter, const rapl_value_t **values,
     bool read_ok = true;
     for (size_t i = 0; i < meter->zone_count; i++) {
       const zone_state_t *z = &meter->zones[i];
-      if (strcmp(z->info->domain, total->domain) != 0)
+      if (z->total_index != t)
         continue;
       read_ok = read_ok && z->read_error == 0;
       epoch_sum += z->counter.epoch;
