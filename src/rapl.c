@@ -312,27 +312,48 @@ static int rapl_config(oconfig_item_t *ci) {
 
 /* ---- read ------------------------------------------------------------- */
 
-static void dispatch(const rapl_value_t *v, value_list_t *vl) {
+/* What `vl` already holds from the value before: collectd copies the list
+ * it is given (plugin_dispatch_values takes it const), so a field equal to
+ * the previous value's is not copied again. The meter's names are strings
+ * it owns for the whole read, so equal pointers mean equal names. */
+typedef struct {
+  const char *zone, *name;
+  const char *type;
+} vl_fields_t;
+
+static void set_field(char *dst, size_t len, const char **held,
+                      const char *src) {
+  if (*held != src) {
+    sstrncpy(dst, src, len);
+    *held = src;
+  }
+}
+
+static void dispatch(const rapl_value_t *v, value_list_t *vl,
+                     vl_fields_t *held) {
   value_t value;
+  const char *type = "gauge";
   switch (v->kind) {
   case RAPL_VALUE_ENERGY:
     value.derive = (derive_t)v->joules;
-    sstrncpy(vl->type, "derive", sizeof(vl->type));
+    type = "derive";
     break;
   case RAPL_VALUE_POWER:
     value.gauge = v->value;
-    sstrncpy(vl->type, "power", sizeof(vl->type));
+    type = "power";
     break;
   case RAPL_VALUE_METER:
   case RAPL_VALUE_RATIO:
     value.gauge = v->value;
-    sstrncpy(vl->type, "gauge", sizeof(vl->type));
     break;
   }
   vl->values = &value;
   vl->values_len = 1;
-  sstrncpy(vl->plugin_instance, v->zone, sizeof(vl->plugin_instance));
-  sstrncpy(vl->type_instance, v->name, sizeof(vl->type_instance));
+  set_field(vl->type, sizeof(vl->type), &held->type, type);
+  set_field(vl->plugin_instance, sizeof(vl->plugin_instance), &held->zone,
+            v->zone);
+  set_field(vl->type_instance, sizeof(vl->type_instance), &held->name,
+            v->name);
   plugin_dispatch_values(vl);
   vl->values = NULL;
 }
@@ -413,8 +434,9 @@ static int rapl_read(user_data_t *ud) {
   vl.time = read_time;
   vl.interval = ctx->dispatch_interval;
   sstrncpy(vl.plugin, PLUGIN_NAME, sizeof(vl.plugin));
+  vl_fields_t held = {NULL, NULL, NULL};
   for (size_t i = 0; i < count; i++)
-    dispatch(&values[i], &vl);
+    dispatch(&values[i], &vl, &held);
   return 0;
 }
 
