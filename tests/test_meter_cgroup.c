@@ -19,30 +19,11 @@
 #include <unistd.h>
 
 #include "meter.h"
+#include "alloc_count.h"
 #include "testutil.h"
 
 #define SEC UINT64_C(1000000000)
 
-/* ---- allocation counting ---- */
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t size);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t size);
-static size_t allocations;
-void *__wrap_malloc(size_t size) {
-  allocations++;
-  return __real_malloc(size);
-}
-void *__wrap_calloc(size_t n, size_t size) {
-  allocations++;
-  return __real_calloc(n, size);
-}
-void *__wrap_realloc(void *p, size_t size) {
-  allocations++;
-  return __real_realloc(p, size);
-}
 
 typedef struct {
   sim_machine_t *sim;
