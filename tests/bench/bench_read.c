@@ -400,35 +400,50 @@ typedef struct {
   double rescan_share;       /* operations with more than the steady count */
 } figures_t;
 
-static void timed(bench_t *b, op_t op, size_t n, figures_t *f) {
-  uint64_t *t = malloc(n * sizeof(*t)), *a = malloc(n * sizeof(*a));
-  if (t == NULL || a == NULL)
+/* One operation's samples: CPU ns (clock cost subtracted) and heap
+ * allocations per call, and the values it dispatched. */
+typedef struct {
+  uint64_t *ns, *allocs;
+  size_t n, dispatched;
+} samples_t;
+
+static void samples_init(samples_t *s, size_t n) {
+  s->ns = malloc(n * sizeof(*s->ns));
+  s->allocs = malloc(n * sizeof(*s->allocs));
+  if (s->ns == NULL || s->allocs == NULL)
     abort();
-  unsigned long allocs = 0;
-  size_t dispatched = 0;
+  s->n = 0;
+  s->dispatched = 0;
+}
+
+static void sample(bench_t *b, op_t op, samples_t *s) {
+  size_t d0 = fake_dispatch_count;
+  alloc_count = 0;
+  alloc_counting = 1;
+  uint64_t t0 = thread_ns();
+  op(b);
+  uint64_t t1 = thread_ns();
+  alloc_counting = 0;
+  s->allocs[s->n] = alloc_count;
+  s->dispatched += fake_dispatch_count - d0;
+  uint64_t d = t1 - t0;
+  s->ns[s->n++] = d > clock_overhead_ns ? d - clock_overhead_ns : 0;
+}
+
+/* median, mean and the most common allocation count; frees the samples */
+static void summarize(samples_t *s, figures_t *f) {
+  size_t n = s->n;
+  double sum = 0, allocs = 0;
   for (size_t i = 0; i < n; i++) {
-    advance(b);
-    size_t d0 = fake_dispatch_count;
-    alloc_count = 0;
-    alloc_counting = 1;
-    uint64_t t0 = thread_ns();
-    op(b);
-    uint64_t t1 = thread_ns();
-    alloc_counting = 0;
-    allocs += alloc_count;
-    a[i] = alloc_count;
-    dispatched += fake_dispatch_count - d0;
-    uint64_t d = t1 - t0;
-    t[i] = d > clock_overhead_ns ? d - clock_overhead_ns : 0;
+    sum += (double)s->ns[i];
+    allocs += (double)s->allocs[i];
   }
-  double sum = 0;
-  for (size_t i = 0; i < n; i++)
-    sum += (double)t[i];
-  qsort(t, n, sizeof(t[0]), cmp_u64);
-  f->median_us = (double)t[n / 2] / 1e3;
+  qsort(s->ns, n, sizeof(s->ns[0]), cmp_u64);
+  f->median_us = (double)s->ns[n / 2] / 1e3;
   f->mean_us = sum / (double)n / 1e3;
-  f->allocs = (double)allocs / (double)n;
-  f->dispatched = (double)dispatched / (double)n;
+  f->allocs = allocs / (double)n;
+  f->dispatched = (double)s->dispatched / (double)n;
+  uint64_t *a = s->allocs;
   qsort(a, n, sizeof(a[0]), cmp_u64);
   size_t best = 0, run = 0;
   for (size_t i = 0; i < n; i++) {
@@ -440,8 +455,42 @@ static void timed(bench_t *b, op_t op, size_t n, figures_t *f) {
     i = k - 1;
   }
   f->allocs_steady = (unsigned long)a[best];
-  free(a);
-  free(t);
+  free(s->allocs);
+  free(s->ns);
+}
+
+static void timed(bench_t *b, op_t op, size_t n, figures_t *f) {
+  samples_t s;
+  samples_init(&s, n);
+  for (size_t i = 0; i < n; i++) {
+    advance(b);
+    sample(b, op, &s);
+  }
+  summarize(&s, f);
+}
+
+/* op and its floor in turns on the same state of the machine: after each
+ * advance both read the same counters, in alternating order, so that what
+ * else this machine does meanwhile, and the colder caches of whichever
+ * reads first, fall on both alike. Their ratio is then not the drift
+ * between two runs taken minutes apart (10-30 % on this kind of machine). */
+static void timed_pair(bench_t *b, op_t op, op_t floor_op, size_t n,
+                       figures_t *f, figures_t *floor_f) {
+  samples_t s, fs;
+  samples_init(&s, n);
+  samples_init(&fs, n);
+  for (size_t i = 0; i < n; i++) {
+    advance(b);
+    if (i % 2 == 0) {
+      sample(b, op, &s);
+      sample(b, floor_op, &fs);
+    } else {
+      sample(b, floor_op, &fs);
+      sample(b, op, &s);
+    }
+  }
+  summarize(&s, f);
+  summarize(&fs, floor_f);
 }
 
 /* The same operations timed as one loop (nothing between them): a check
@@ -673,7 +722,10 @@ typedef struct {
   source_t source;
   unsigned sockets;
   size_t zones, files;
-  figures_t bare, bare_stat, naive, plugin[2]; /* [active_idle] */
+  figures_t bare, bare_stat, naive; /* each timed alone */
+  figures_t plugin[2];              /* [active_idle] */
+  figures_t floor[2]; /* bare ([0]) or bare+stat ([1]) timed in turns with
+                         plugin[] (timed_pair) */
   unsigned warnings[2];
 } row_t;
 
@@ -704,6 +756,18 @@ static void measure(bench_t *b, op_t op, figures_t *f) {
   traced(b, op, traced_reads, f);
 }
 
+/* the plugin, timed in turns with its floor (timed_pair), then traced */
+static void measure_pair(bench_t *b, op_t op, op_t floor_op, figures_t *f,
+                         figures_t *floor_f) {
+  for (size_t i = 0; i < 50; i++) { /* warm */
+    advance(b);
+    op(b);
+    floor_op(b);
+  }
+  timed_pair(b, op, floor_op, reads, f, floor_f);
+  traced(b, op, traced_reads, f);
+}
+
 static void run_one(row_t *r, source_t source, unsigned sockets) {
   bench_t *b = malloc(sizeof(*b));
   if (b == NULL)
@@ -718,11 +782,11 @@ static void run_one(row_t *r, source_t source, unsigned sockets) {
   measure(b, op_naive, &r->naive);
   whole_loop(b, op_bare, reads, &r->bare);
   whole_loop(b, op_naive, reads, &r->naive);
-  close_files(b);
   for (int ai = 0; ai < 2; ai++) {
     r->zones = plugin_start(b, ai == 1);
     read_status = 0;
-    measure(b, op_plugin, &r->plugin[ai]);
+    measure_pair(b, op_plugin, ai ? op_bare_stat : op_bare, &r->plugin[ai],
+                 &r->floor[ai]);
     if (read_status != 0)
       die("the read callback failed", fake_log_text());
     /* [3] ERR, [4] WARNING: none is expected but MSR's opt-in warning */
@@ -734,6 +798,7 @@ static void run_one(row_t *r, source_t source, unsigned sockets) {
               source_names[source], sockets, ai, fake_log_text());
     plugin_stop();
   }
+  close_files(b);
   bench_teardown(b);
   free(b);
 }
@@ -909,29 +974,32 @@ int main(int argc, char **argv) {
          "opt-in warning).\n\n",
          reads, clock_overhead_ns, traced_reads);
 
-  printf("CPU time per read (us)\n");
-  printf("%-8s %4s %5s %5s %2s | %8s %8s %7s | %7s %7s %7s | %10s %8s %8s\n",
+  printf("CPU time per read (us). plugin and floor are timed in turns on the "
+         "same counters (after each advance both read, in alternating\n"
+         "order); floor = bare for AI -, bare+stat for AI on. bare, +stat and "
+         "naive are also timed alone, one after the other.\n");
+  printf("%-8s %4s %5s %5s %2s | %8s %8s %7s %8s | %7s %7s %7s | %10s %8s %8s\n",
          "source", "sock", "zones", "files", "AI", "plugin", "plugin", "us/zone",
-         "bare", "+stat", "naive", "plugin/", "plugin/", "naive/");
-  printf("%-8s %4s %5s %5s %2s | %8s %8s %7s | %7s %7s %7s | %10s %8s %8s\n",
-         "", "", "", "", "", "median", "mean", "median", "median", "median",
-         "median", "floor med", "flr mean", "bare");
+         "floor", "bare", "+stat", "naive", "plugin/", "plugin/", "naive/");
+  printf("%-8s %4s %5s %5s %2s | %8s %8s %7s %8s | %7s %7s %7s | %10s %8s %8s\n",
+         "", "", "", "", "", "median", "mean", "median", "median", "alone",
+         "alone", "alone", "floor med", "flr mean", "bare");
   for (size_t i = 0; i < row_count; i++)
     for (int ai = 0; ai < 2; ai++) {
       const row_t *r = &rows[i];
       const figures_t *p = &r->plugin[ai];
-      const figures_t *floor = ai ? &r->bare_stat : &r->bare;
-      printf("%-8s %4u %5zu %5zu %2s | %8.2f %8.2f %7.3f | %7.2f %7.2f %7.2f | "
-             "%9.2fx %7.2fx %7.2fx\n",
+      const figures_t *floor = &r->floor[ai];
+      printf("%-8s %4u %5zu %5zu %2s | %8.2f %8.2f %7.3f %8.2f | %7.2f %7.2f "
+             "%7.2f | %9.2fx %7.2fx %7.2fx\n",
              source_names[r->source], r->sockets, r->zones, r->files,
              ai ? "on" : "-", p->median_us, p->mean_us,
-             p->median_us / (double)r->zones, r->bare.median_us,
-             r->bare_stat.median_us, r->naive.median_us,
+             p->median_us / (double)r->zones, floor->median_us,
+             r->bare.median_us, r->bare_stat.median_us, r->naive.median_us,
              p->median_us / floor->median_us, p->mean_us / floor->median_us,
              r->naive.median_us / r->bare.median_us);
     }
-  printf("(floor: bare for AI -, bare+stat for AI on. Check of the "
-         "per-read timing, one clock pair around %zu reads in a row:\n",
+  printf("(Check of the per-read timing, one clock pair around %zu reads in a "
+         "row, no advance between them:\n",
          reads);
   for (size_t i = 0; i < row_count; i++)
     printf(" %s/%u bare %.2f naive %.2f;%s", source_names[rows[i].source],
