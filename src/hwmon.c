@@ -200,7 +200,7 @@ static const char *name_entry(const void *list, size_t i) {
 
 /* The listing's fingerprint (rapl_make_listing); list_entries sorted it. */
 static char *make_listing(const char *class_dir, char **names, size_t count) {
-  return rapl_make_listing(class_dir, name_entry, names, count);
+  return rapl_make_listing(class_dir, name_entry, NULL, names, count);
 }
 
 /* Names the chips, orders them by device, and gives each wanted one its

@@ -35,6 +35,7 @@ typedef struct {
   bool mmio;       /* an intel-rapl-mmio zone: re-attached to mmio only */
   bool reattached; /* back after a vanish: the next good read says so */
   int fd; /* energy_uj, read-only; -1 while the zone is gone */
+  char entry[64]; /* its class entry ("intel-rapl:0:1") when opened */
 } powercap_zone_t;
 
 struct rapl_source {
@@ -55,6 +56,7 @@ typedef struct {
   char name[RAPL_ZONE_KEY_LEN];
   rapl_zone_name_t top; /* depth 1 only */
   bool usable;
+  bool attached; /* backs a zone that is open (make_listing) */
 } candidate_t;
 
 static int read_u64_file(const char *path, uint64_t *value) {
@@ -260,6 +262,7 @@ static bool open_zone(const char *class_dir, const candidate_t *c,
   if (!zone_path(path, sizeof(path), class_dir, c->entry, "energy_uj"))
     return false;
   z->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  memcpy(z->entry, c->entry, sizeof(z->entry));
   if (z->fd < 0) {
     int err = errno;
     if (err == EACCES || err == EPERM)
@@ -300,12 +303,31 @@ static const char *candidate_entry(const void *list, size_t i) {
   return ((const candidate_t *)list)[i].entry;
 }
 
-/* The listing's fingerprint (rapl_make_listing), its entries sorted. */
-static char *make_listing(const char *class_dir, candidate_t *list,
-                          size_t count) {
-  if (count > 0) /* an empty listing has no array at all */
-    qsort(list, count, sizeof(*list), compare_entries);
-  return rapl_make_listing(class_dir, candidate_entry, list, count);
+static int compare_entry_key(const void *key, const void *candidate) {
+  return strcmp(key, ((const candidate_t *)candidate)->entry);
+}
+
+static bool candidate_attached(const void *list, size_t i) {
+  return ((const candidate_t *)list)[i].attached;
+}
+
+/* The listing's fingerprint (rapl_make_listing), its entries sorted. The
+ * entries of source's open zones (source NULL: none) are not stat'ed. */
+static char *make_listing(const rapl_source_t *source, const char *class_dir,
+                          candidate_t *list, size_t count) {
+  if (count == 0) /* an empty listing has no array at all */
+    return rapl_make_listing(class_dir, candidate_entry, NULL, list, 0);
+  qsort(list, count, sizeof(*list), compare_entries);
+  for (size_t i = 0; source != NULL && i < source->zone_count; i++) {
+    const powercap_zone_t *z = &source->zones[i];
+    candidate_t *c = z->fd >= 0 ? bsearch(z->entry, list, count, sizeof(*list),
+                                          compare_entry_key)
+                                : NULL;
+    if (c != NULL)
+      c->attached = true;
+  }
+  return rapl_make_listing(class_dir, candidate_entry, candidate_attached, list,
+                           count);
 }
 
 static int powercap_read(rapl_source_t *source, size_t zone, uint64_t *raw);
@@ -361,7 +383,7 @@ static int powercap_open(const rapl_options_t *options, rapl_source_t **out,
     if (open_zone(class_dir, c, &z, notes))
       zones[kept++] = z;
   }
-  source->listing = make_listing(class_dir, list, count);
+  source->listing = make_listing(NULL, class_dir, list, count);
   free(list);
   qsort(zones, kept, sizeof(*zones), compare_zones);
   snprintf(source->class_dir, sizeof(source->class_dir), "%s", class_dir);
@@ -464,7 +486,7 @@ static int powercap_rescan(rapl_source_t *source) {
   for (size_t i = 0; i < source->zone_count; i++)
     any_gone = any_gone || source->zones[i].fd < 0;
   bool same = rapl_listing_replace(
-      &source->listing, make_listing(source->class_dir, list, count));
+      &source->listing, make_listing(source, source->class_dir, list, count));
   if (same && !any_gone) {
     free(list);
     return 0;
@@ -490,6 +512,7 @@ static int powercap_rescan(rapl_source_t *source) {
         continue;
       known->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
       known->reattached = known->fd >= 0;
+      memcpy(known->entry, list[i].entry, sizeof(known->entry));
       continue;
     }
     if (source->zone_count == source->zone_capacity) {

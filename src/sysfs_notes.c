@@ -79,6 +79,7 @@ ssize_t rapl_read_small_file(const char *path, int flags, char *buf,
 
 char *rapl_make_listing(const char *dir, const char *(*entry)(const void *list,
                                                                size_t i),
+                        bool (*attached)(const void *list, size_t i),
                         const void *list, size_t count) {
   size_t len = 1;
   for (size_t i = 0; i < count; i++)
@@ -91,7 +92,8 @@ char *rapl_make_listing(const char *dir, const char *(*entry)(const void *list,
     char path[PATH_MAX];
     struct stat st;
     int w = snprintf(path, sizeof(path), "%s/%s", dir, name);
-    bool there = w > 0 && (size_t)w < sizeof(path) && stat(path, &st) == 0;
+    bool there = (attached != NULL && attached(list, i)) ||
+                 (w > 0 && (size_t)w < sizeof(path) && stat(path, &st) == 0);
     size_t n = strlen(name);
     memcpy(p, name, n);
     p[n] = ' ';

@@ -59,10 +59,15 @@ ssize_t rapl_read_small_file(const char *path, int flags, char *buf,
 /* The fingerprint of a directory listing: each of `count` entries (in the
  * order given: sort them first), one per line, each followed by whether
  * <dir>/<entry> resolves (a class link dangles while its device is gone).
- * malloc'd; NULL when out of memory, which only makes the next rescan look
- * at everything. */
+ * `attached` (NULL: none) names the entries that back a zone open and
+ * reading: they count as resolving without a stat, since a gone device
+ * fails their reads, which brings the full look anyway; so a rescan that
+ * finds nothing changed is the listing and no more (SPEC 4). malloc'd;
+ * NULL when out of memory, which only makes the next rescan look at
+ * everything. */
 char *rapl_make_listing(const char *dir, const char *(*entry)(const void *list,
                                                                size_t i),
+                        bool (*attached)(const void *list, size_t i),
                         const void *list, size_t count);
 
 /* Stores `fresh` (from rapl_make_listing) in *stored, freeing the old one.
