@@ -193,22 +193,98 @@ void rapl_cpu_snapshot_free(rapl_cpu_snapshot_t *snap) {
   *snap = (rapl_cpu_snapshot_t){0};
 }
 
-void rapl_cpu_set_ticks(const rapl_cpu_snapshot_t *before,
+static int compare_dies(int package_a, int die_a, int package_b, int die_b) {
+  if (package_a != package_b)
+    return package_a < package_b ? -1 : 1;
+  return die_a < die_b ? -1 : die_a > die_b;
+}
+
+static int compare_die_entries(const void *a, const void *b) {
+  const rapl_die_ticks_t *x = a, *y = b;
+  return compare_dies(x->package, x->die, y->package, y->die);
+}
+
+/* The first entry at or after (package, die) in the sorted dies. */
+static size_t lower_bound(const rapl_cpu_ticks_t *t, int package, int die) {
+  size_t lo = 0, hi = t->die_count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (compare_dies(t->dies[mid].package, t->dies[mid].die, package, die) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+void rapl_cpu_ticks_free(rapl_cpu_ticks_t *t) {
+  free(t->dies);
+  free(t->die_of);
+  *t = (rapl_cpu_ticks_t){0};
+}
+
+int rapl_cpu_ticks_index(rapl_cpu_ticks_t *t, const rapl_topology_t *topo) {
+  rapl_cpu_ticks_free(t);
+  if (topo->count == 0)
+    return 0;
+  t->dies = calloc(topo->count, sizeof(*t->dies));
+  t->die_of = calloc(topo->count, sizeof(*t->die_of));
+  if (t->dies == NULL || t->die_of == NULL) {
+    rapl_cpu_ticks_free(t);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < topo->count; i++)
+    t->dies[i] = (rapl_die_ticks_t){.package = topo->cpus[i].package,
+                                    .die = topo->cpus[i].die};
+  qsort(t->dies, topo->count, sizeof(*t->dies), compare_die_entries);
+  size_t unique = 0;
+  for (size_t i = 0; i < topo->count; i++)
+    if (unique == 0 || compare_die_entries(&t->dies[unique - 1], &t->dies[i]))
+      t->dies[unique++] = t->dies[i];
+  t->die_count = unique;
+  for (size_t i = 0; i < topo->count; i++)
+    t->die_of[i] = lower_bound(t, topo->cpus[i].package, topo->cpus[i].die);
+  t->cpu_count = topo->count;
+  return 0;
+}
+
+void rapl_cpu_ticks_sum(rapl_cpu_ticks_t *t, const rapl_cpu_snapshot_t *before,
                         const rapl_cpu_snapshot_t *after,
-                        const rapl_topology_t *topo, rapl_cpu_set_t set,
-                        uint64_t *busy, uint64_t *total) {
-  *busy = *total = 0;
-  for (size_t i = 0; i < topo->count; i++) {
-    const rapl_cpu_topo_t *c = &topo->cpus[i];
-    if (set.package >= 0 &&
-        (c->package != set.package || (set.die >= 0 && c->die != set.die)))
+                        const rapl_topology_t *topo) {
+  t->busy = t->total = 0;
+  for (size_t d = 0; d < t->die_count; d++)
+    t->dies[d].busy = t->dies[d].total = 0;
+  size_t count = topo->count < t->cpu_count ? topo->count : t->cpu_count;
+  for (size_t i = 0; i < count; i++) {
+    unsigned cpu = topo->cpus[i].cpu;
+    if (cpu >= before->count || cpu >= after->count)
       continue;
-    if (c->cpu >= before->count || c->cpu >= after->count)
-      continue;
-    const rapl_cpu_times_t *b = &before->cpus[c->cpu], *a = &after->cpus[c->cpu];
+    const rapl_cpu_times_t *b = &before->cpus[cpu], *a = &after->cpus[cpu];
     if (!b->present || !a->present || a->busy < b->busy || a->idle < b->idle)
       continue; /* offline at either end, or counters restarted */
-    *busy += a->busy - b->busy;
-    *total += (a->busy - b->busy) + (a->idle - b->idle);
+    uint64_t busy = a->busy - b->busy, total = busy + (a->idle - b->idle);
+    rapl_die_ticks_t *die = &t->dies[t->die_of[i]];
+    die->busy += busy;
+    die->total += total;
+    t->busy += busy;
+    t->total += total;
+  }
+}
+
+void rapl_cpu_ticks_of(const rapl_cpu_ticks_t *t, rapl_cpu_set_t set,
+                       uint64_t *busy, uint64_t *total) {
+  if (set.package < 0) {
+    *busy = t->busy;
+    *total = t->total;
+    return;
+  }
+  *busy = *total = 0;
+  /* a package's dies are consecutive, from its lowest die on */
+  for (size_t d = lower_bound(t, set.package, set.die < 0 ? INT_MIN : set.die);
+       d < t->die_count && t->dies[d].package == set.package &&
+       (set.die < 0 || t->dies[d].die == set.die);
+       d++) {
+    *busy += t->dies[d].busy;
+    *total += t->dies[d].total;
   }
 }

@@ -66,12 +66,38 @@ typedef struct {
   int die;     /* -1: every die of the package */
 } rapl_cpu_set_t;
 
-/* Busy and total ticks of `set` between two snapshots; the CPUs' packages
- * and dies come from `topo`. CPUs missing from either snapshot, or whose
- * counters went back, are left out. */
-void rapl_cpu_set_ticks(const rapl_cpu_snapshot_t *before,
+/* The busy and total ticks of every die of every package, and of all CPUs,
+ * between two snapshots, summed in one pass over the CPUs: a sample splits
+ * every zone and total, and a pass over the CPUs per zone was
+ * O(zones x CPUs) (16k steps at 32 sockets). CPUs missing from either
+ * snapshot, or whose counters went back (hot-replugged), are left out. */
+typedef struct {
+  int package;
+  int die;
+  uint64_t busy;
+  uint64_t total;
+} rapl_die_ticks_t;
+
+typedef struct {
+  rapl_die_ticks_t *dies; /* one per (package, die) of the topology, sorted */
+  size_t die_count;
+  size_t *die_of;   /* topo->cpus[i] is in dies[die_of[i]] */
+  size_t cpu_count; /* entries in die_of: the indexed topology's count */
+  uint64_t busy;    /* all CPUs */
+  uint64_t total;
+} rapl_cpu_ticks_t;
+
+/* Indexes topo's CPUs by (package, die); again whenever topo changes (it
+ * allocates; rapl_cpu_ticks_sum does not). 0 or -ENOMEM (t is then empty). */
+int rapl_cpu_ticks_index(rapl_cpu_ticks_t *t, const rapl_topology_t *topo);
+/* Sums the ticks between before and after; topo is the one indexed. */
+void rapl_cpu_ticks_sum(rapl_cpu_ticks_t *t, const rapl_cpu_snapshot_t *before,
                         const rapl_cpu_snapshot_t *after,
-                        const rapl_topology_t *topo, rapl_cpu_set_t set,
-                        uint64_t *busy, uint64_t *total);
+                        const rapl_topology_t *topo);
+/* The busy and total ticks of `set` in the latest sum (0 for a package or
+ * die the topology does not have). */
+void rapl_cpu_ticks_of(const rapl_cpu_ticks_t *t, rapl_cpu_set_t set,
+                       uint64_t *busy, uint64_t *total);
+void rapl_cpu_ticks_free(rapl_cpu_ticks_t *t);
 
 #endif

@@ -94,6 +94,7 @@ struct rapl_meter {
    * CPU list changed) and the /proc/stat snapshots of the previous and
    * this sample */
   rapl_topology_t topo;
+  rapl_cpu_ticks_t cpu_ticks; /* topo indexed by die, summed per sample */
   bool topo_loaded;
   char *topo_online; /* cpu/online when topo was loaded; NULL: reload */
   rapl_cpu_snapshot_t stat_prev, stat_now;
@@ -140,6 +141,7 @@ static void stop(rapl_meter_t *meter) {
   meter->any_gone = false;
   meter->rescan_ns = meter->sample_ns = 0;
   rapl_topology_free(&meter->topo);
+  rapl_cpu_ticks_free(&meter->cpu_ticks);
   free(meter->topo_online);
   meter->topo_online = NULL;
   rapl_cpu_snapshot_free(&meter->stat_prev);
@@ -486,8 +488,7 @@ static void split_energy(split_t *split, uint64_t total_uj,
   if (total_uj < split->split_uj)
     return; /* cannot happen: totals never go back */
   uint64_t busy, ticks;
-  rapl_cpu_set_ticks(&meter->stat_prev, &meter->stat_now, &meter->topo,
-                     split->cpus, &busy, &ticks);
+  rapl_cpu_ticks_of(&meter->cpu_ticks, split->cpus, &busy, &ticks);
   double ratio = ticks ? (double)busy / (double)ticks : split->last_ratio;
   if (!(ratio >= 0.0)) /* NaN too */
     ratio = 0.0;
@@ -518,8 +519,10 @@ static void split_sample(rapl_meter_t *meter, uint64_t now_ns) {
     if (rapl_cpu_online_text(meter->options.sysfs_path, &online) != 0)
       online = NULL;
     if (rapl_topology_load(meter->options.sysfs_path, &meter->topo, why,
-                           sizeof(why)) != 0) {
-      meter->topo = (rapl_topology_t){0}; /* no CPU known: ratios hold */
+                           sizeof(why)) != 0 ||
+        rapl_cpu_ticks_index(&meter->cpu_ticks, &meter->topo) != 0) {
+      rapl_topology_free(&meter->topo); /* no CPU known: ratios hold */
+      rapl_cpu_ticks_free(&meter->cpu_ticks);
       free(online);
       online = NULL;
     }
@@ -538,11 +541,11 @@ static void split_sample(rapl_meter_t *meter, uint64_t now_ns) {
     rapl_log(RAPL_LOG_INFO, "%s/stat reads again", meter->options.procfs_path);
   /* the cgroups' CPU time right after the CPUs': one sample, and over the
    * same interval as /proc/stat's busy time (SPEC 9) */
+  if (meter->have_stat_prev)
+    rapl_cpu_ticks_sum(&meter->cpu_ticks, &meter->stat_prev, &meter->stat_now,
+                       &meter->topo);
   if (meter->cgroups != NULL) {
-    uint64_t busy = 0, ticks = 0;
-    if (meter->have_stat_prev)
-      rapl_cpu_set_ticks(&meter->stat_prev, &meter->stat_now, &meter->topo,
-                         (rapl_cpu_set_t){-1, -1}, &busy, &ticks);
+    uint64_t busy = meter->have_stat_prev ? meter->cpu_ticks.busy : 0;
     rapl_cgroup_books_sample(meter->cgroups,
                              busy * UINT64_C(1000000) / meter->clk_tck,
                              meter->have_stat_prev, now_ns);

@@ -47,6 +47,18 @@ START_TEST(malformed_lines_are_refused) {
 }
 END_TEST
 
+/* The ticks of one set, through the per-die table as the meter uses it. */
+static void rapl_cpu_set_ticks(const rapl_cpu_snapshot_t *before,
+                               const rapl_cpu_snapshot_t *after,
+                               const rapl_topology_t *topo, rapl_cpu_set_t set,
+                               uint64_t *busy, uint64_t *total) {
+  rapl_cpu_ticks_t t = {0};
+  ck_assert_int_eq(rapl_cpu_ticks_index(&t, topo), 0);
+  rapl_cpu_ticks_sum(&t, before, after, topo);
+  rapl_cpu_ticks_of(&t, set, busy, total);
+  rapl_cpu_ticks_free(&t);
+}
+
 /* two packages of two CPUs: 0,1 on package 0, 2,3 on package 1 */
 static rapl_cpu_topo_t cpus[] = {{0, 0, 0, 0}, {1, 0, 0, 1}, {2, 1, 0, 0}, {3, 1, 0, 1}};
 static const rapl_topology_t topo = {cpus, 4};
@@ -85,6 +97,72 @@ START_TEST(offline_and_restarted_cpus_are_left_out) {
 }
 END_TEST
 
+/* The per-die table against the plain definition - a pass over the CPUs
+ * of the set - on random machines: package ids sparse and unordered,
+ * several dies, CPUs offline at either end or restarted, sets of packages
+ * and dies that are not there. */
+static void reference(const rapl_cpu_snapshot_t *before,
+                      const rapl_cpu_snapshot_t *after,
+                      const rapl_topology_t *topo, rapl_cpu_set_t set,
+                      uint64_t *busy, uint64_t *total) {
+  *busy = *total = 0;
+  for (size_t i = 0; i < topo->count; i++) {
+    const rapl_cpu_topo_t *c = &topo->cpus[i];
+    if (set.package >= 0 &&
+        (c->package != set.package || (set.die >= 0 && c->die != set.die)))
+      continue;
+    const rapl_cpu_times_t *b = &before->cpus[c->cpu], *a = &after->cpus[c->cpu];
+    if (!b->present || !a->present || a->busy < b->busy || a->idle < b->idle)
+      continue;
+    *busy += a->busy - b->busy;
+    *total += (a->busy - b->busy) + (a->idle - b->idle);
+  }
+}
+
+START_TEST(per_die_sums_match_a_pass_per_set) {
+  enum { CPUS = 64 };
+  static rapl_cpu_topo_t c[CPUS];
+  static rapl_cpu_times_t b[CPUS], a[CPUS];
+  rapl_cpu_snapshot_t before = {.cpus = b, .count = CPUS},
+                      after = {.cpus = a, .count = CPUS};
+  srand(4242);
+  for (int round = 0; round < 500; round++) {
+    size_t n = (size_t)(rand() % CPUS);
+    int packages[4] = {rand() % 100, rand() % 100, rand() % 3, 7};
+    for (size_t i = 0; i < n; i++)
+      c[i] = (rapl_cpu_topo_t){.cpu = (unsigned)i,
+                               .package = packages[rand() % 4],
+                               .die = rand() % 3,
+                               .core = 0};
+    for (size_t i = 0; i < CPUS; i++) {
+      b[i] = (rapl_cpu_times_t){rand() % 8 != 0, (uint64_t)(rand() % 1000),
+                                (uint64_t)(rand() % 1000)};
+      a[i] = (rapl_cpu_times_t){rand() % 8 != 0, (uint64_t)(rand() % 2000),
+                                (uint64_t)(rand() % 2000)};
+    }
+    rapl_topology_t topo = {c, n};
+    rapl_cpu_ticks_t t = {0};
+    ck_assert_int_eq(rapl_cpu_ticks_index(&t, &topo), 0);
+    rapl_cpu_ticks_sum(&t, &before, &after, &topo);
+    for (int p = -1; p < 4; p++)
+      for (int d = -1; d < 4; d++) {
+        rapl_cpu_set_t set = {p < 0 ? -1 : packages[p], d};
+        uint64_t busy, total, want_busy, want_total;
+        rapl_cpu_ticks_of(&t, set, &busy, &total);
+        reference(&before, &after, &topo, set, &want_busy, &want_total);
+        ck_assert_msg(busy == want_busy && total == want_total,
+                      "round %d, package %d die %d: %llu/%llu, want "
+                      "%llu/%llu",
+                      round, set.package, d, (unsigned long long)busy,
+                      (unsigned long long)total,
+                      (unsigned long long)want_busy,
+                      (unsigned long long)want_total);
+      }
+    rapl_cpu_ticks_free(&t);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("cpu_activity");
   TCase *tc = tcase_create("cpu_activity");
@@ -92,6 +170,7 @@ int main(void) {
   tcase_add_test(tc, malformed_lines_are_refused);
   tcase_add_test(tc, set_ratios_follow_their_cpus);
   tcase_add_test(tc, offline_and_restarted_cpus_are_left_out);
+  tcase_add_test(tc, per_die_sums_match_a_pass_per_set);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }
