@@ -232,8 +232,10 @@ static int book_zones(rapl_meter_t *meter) {
   }
   meter->zone_count = n;
   /* one busy ratio per key (the dies' zones of one package share it), and
-   * each zone's total: names are compared here, never at a read */
-  for (size_t i = 0; i < n; i++) {
+   * each zone's total: names are compared here, never at a read. Only for
+   * the new zones: zones and totals are only ever appended, so the older
+   * ones' answers stand (a rescan that adds nothing compares nothing). */
+  for (size_t i = old; i < n; i++) {
     zone_state_t *z = &meter->zones[i];
     z->ratio_owner = true;
     for (size_t k = 0; k < i && z->ratio_owner; k++)
