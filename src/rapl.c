@@ -321,10 +321,16 @@ typedef struct {
   const char *type;
 } vl_fields_t;
 
+/* Copies only the name and its NUL: sstrncpy (strncpy) would also clear
+ * the rest of the 128-byte field, for every value whose name changed. */
 static void set_field(char *dst, size_t len, const char **held,
                       const char *src) {
   if (*held != src) {
-    sstrncpy(dst, src, len);
+    size_t n = strlen(src);
+    if (n >= len)
+      n = len - 1; /* cannot happen: the meter's names are shorter */
+    memcpy(dst, src, n);
+    dst[n] = '\0';
     *held = src;
   }
 }
