@@ -23,8 +23,8 @@
  * Between two reads (outside what is timed, traced or counted) the
  * simulated machine advances by the collectd interval, 10 s, and so does
  * the fake clock: every read sees counters that moved as on a real box,
- * and the plugin rescans about once a minute (every 6th read) as it does
- * in production.
+ * and the plugin rescans as it does in production: often enough to find
+ * a new zone within 60 s, which at 10 s is every 5th read.
  *
  * Energy per cgroup (issue 11, SPEC 9): a row per number of cgroups N
  * (BENCH_CGROUPS, default "10 100 1000"; "none" leaves the rows out): the
@@ -38,7 +38,8 @@
  * read, (mean - steady) / the share of reads that rescanned.
  *
  * Usage: bench_read [READS [TRACED_READS]] (defaults 2000 and 300);
- * BENCH_SOCKETS="1 2" and BENCH_SOURCES="powercap msr hwmon" narrow it.
+ * BENCH_SOCKETS="1 2" and BENCH_SOURCES="powercap msr hwmon" narrow it;
+ * BENCH_DIR is where the machines are built (default /dev/shm).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -231,12 +232,23 @@ static void add_file(bench_t *b, const char *path, off_t offset, size_t len) {
   f->len = len;
 }
 
+/* Where the simulated machines are built: BENCH_DIR, else /dev/shm. On a
+ * disk file system (ext4 /tmp) the first read of a file the simulator has
+ * just written updates its atime through the journal, a cost the kernel's
+ * sysfs does not have and that would fall on whichever reader comes first;
+ * tmpfs keeps it in memory. */
+static const char *bench_dir(void) {
+  const char *dir = getenv("BENCH_DIR");
+  if (dir != NULL && *dir)
+    return dir;
+  return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+}
+
 static void bench_setup(bench_t *b, source_t source, unsigned sockets) {
   memset(b, 0, sizeof(*b));
   b->source = source;
   b->sockets = sockets;
-  snprintf(b->root, sizeof(b->root), "%s/rapl-bench-XXXXXX",
-           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  snprintf(b->root, sizeof(b->root), "%s/rapl-bench-XXXXXX", bench_dir());
   if (mkdtemp(b->root) == NULL)
     die("mkdtemp", strerror(errno));
   char err[512];
@@ -964,15 +976,15 @@ int main(int argc, char **argv) {
          "CLOCK_THREAD_CPUTIME_ID per read, %" PRIu64 " ns clock cost "
          "subtracted),\n%zu traced reads (system calls, exact), Interval "
          "10 s (the machine and the clock advance 10 s between reads; the "
-         "plugin\nrescans about once a minute). median = a read without "
+         "plugin\nrescans every 5th read, to find a new zone within 60 s). median = a read without "
          "rescan; mean = rescans amortized. AI = ActiveIdle.\n"
          "Machines: powercap/msr: Intel 0x55, N x 2 cores x 2 threads, per "
          "socket package+core+uncore+dram; hwmon: amd_energy, N x 3 cores,\n"
          "per socket Esocket + 3 Ecore channels (the plugin's zones: package "
          "and core = sum of Ecore). 'files' = counter files read per read.\n"
          "warn lines: WARNING/ERROR lines the plugin logged (besides MSR's "
-         "opt-in warning).\n\n",
-         reads, clock_overhead_ns, traced_reads);
+         "opt-in warning). Machines built under %s (BENCH_DIR).\n\n",
+         reads, clock_overhead_ns, traced_reads, bench_dir());
 
   printf("CPU time per read (us). plugin and floor are timed in turns on the "
          "same counters (after each advance both read, in alternating\n"
@@ -1065,7 +1077,7 @@ int main(int argc, char **argv) {
           x[n] = (double)rows[i].zones;
           y[n] = rows[i].plugin[ai].median_us;
           ys[n] = rows[i].plugin[ai].syscalls_steady;
-          yb[n] = rows[i].bare.median_us;
+          yb[n] = rows[i].floor[ai].median_us;
           yn[n++] = rows[i].naive.median_us;
         }
       if (n < 2)
@@ -1076,7 +1088,7 @@ int main(int argc, char **argv) {
       fit(x, yb, n, &ab, &sb);
       fit(x, yn, n, &an, &sn);
       printf("%-8s AI %-2s plugin %6.2f + %.3f/zone us, %5.1f + %.2f/zone "
-             "syscalls (steady);  bare %5.2f + %.3f/zone;  naive %5.2f + "
+             "syscalls (steady);  floor %5.2f + %.3f/zone;  naive %5.2f + "
              "%.3f/zone\n",
              source_names[s], ai ? "on" : "-", a, sl, asys, ssys, ab, sb, an,
              sn);
