@@ -103,11 +103,11 @@ END_TEST
  * and dies that are not there. */
 static void reference(const rapl_cpu_snapshot_t *before,
                       const rapl_cpu_snapshot_t *after,
-                      const rapl_topology_t *topo, rapl_cpu_set_t set,
+                      const rapl_topology_t *machine, rapl_cpu_set_t set,
                       uint64_t *busy, uint64_t *total) {
   *busy = *total = 0;
-  for (size_t i = 0; i < topo->count; i++) {
-    const rapl_cpu_topo_t *c = &topo->cpus[i];
+  for (size_t i = 0; i < machine->count; i++) {
+    const rapl_cpu_topo_t *c = &machine->cpus[i];
     if (set.package >= 0 &&
         (c->package != set.package || (set.die >= 0 && c->die != set.die)))
       continue;
@@ -140,16 +140,16 @@ START_TEST(per_die_sums_match_a_pass_per_set) {
       a[i] = (rapl_cpu_times_t){rand() % 8 != 0, (uint64_t)(rand() % 2000),
                                 (uint64_t)(rand() % 2000)};
     }
-    rapl_topology_t topo = {c, n};
+    rapl_topology_t machine = {c, n};
     rapl_cpu_ticks_t t = {0};
-    ck_assert_int_eq(rapl_cpu_ticks_index(&t, &topo), 0);
-    rapl_cpu_ticks_sum(&t, &before, &after, &topo);
+    ck_assert_int_eq(rapl_cpu_ticks_index(&t, &machine), 0);
+    rapl_cpu_ticks_sum(&t, &before, &after, &machine);
     for (int p = -1; p < 4; p++)
       for (int d = -1; d < 4; d++) {
         rapl_cpu_set_t set = {p < 0 ? -1 : packages[p], d};
         uint64_t busy, total, want_busy, want_total;
         rapl_cpu_ticks_of(&t, set, &busy, &total);
-        reference(&before, &after, &topo, set, &want_busy, &want_total);
+        reference(&before, &after, &machine, set, &want_busy, &want_total);
         ck_assert_msg(busy == want_busy && total == want_total,
                       "round %d, package %d die %d: %llu/%llu, want "
                       "%llu/%llu",
