@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,9 +46,16 @@ pid_t spawn_piped(char *const argv[], const char *log, int *in) {
   int pipefd[2] = {-1, -1};
   if (in != NULL)
     ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+  pid_t parent = getpid();
   pid_t pid = fork();
   ck_assert_int_ge(pid, 0);
   if (pid == 0) {
+    /* A test that fails (or is killed) before it stops what it started
+     * takes it along: a simulator left running keeps its FUSE mounts under
+     * /tmp/rapl-e2e-*, a collectd its ports. rapl-sim unmounts on SIGTERM. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+      _exit(127);
     if (in != NULL)
       dup2(pipefd[0], 0);
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
