@@ -89,11 +89,13 @@ char *rapl_make_listing(const char *dir, const char *(*entry)(const void *list,
     return NULL;
   for (size_t i = 0; i < count; i++) {
     const char *name = entry(list, i);
-    char path[PATH_MAX];
-    struct stat st;
-    int w = snprintf(path, sizeof(path), "%s/%s", dir, name);
-    bool there = (attached != NULL && attached(list, i)) ||
-                 (w > 0 && (size_t)w < sizeof(path) && stat(path, &st) == 0);
+    bool there = attached != NULL && attached(list, i);
+    if (!there) {
+      char path[PATH_MAX];
+      struct stat st;
+      int w = snprintf(path, sizeof(path), "%s/%s", dir, name);
+      there = w > 0 && (size_t)w < sizeof(path) && stat(path, &st) == 0;
+    }
     size_t n = strlen(name);
     memcpy(p, name, n);
     p[n] = ' ';

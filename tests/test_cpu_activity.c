@@ -48,10 +48,10 @@ START_TEST(malformed_lines_are_refused) {
 END_TEST
 
 /* The ticks of one set, through the per-die table as the meter uses it. */
-static void rapl_cpu_set_ticks(const rapl_cpu_snapshot_t *before,
-                               const rapl_cpu_snapshot_t *after,
-                               const rapl_topology_t *topo, rapl_cpu_set_t set,
-                               uint64_t *busy, uint64_t *total) {
+static void set_ticks(const rapl_cpu_snapshot_t *before,
+                      const rapl_cpu_snapshot_t *after,
+                      const rapl_topology_t *topo, rapl_cpu_set_t set,
+                      uint64_t *busy, uint64_t *total) {
   rapl_cpu_ticks_t t = {0};
   ck_assert_int_eq(rapl_cpu_ticks_index(&t, topo), 0);
   rapl_cpu_ticks_sum(&t, before, after, topo);
@@ -70,12 +70,12 @@ START_TEST(set_ratios_follow_their_cpus) {
   ck_assert_int_eq(parse("cpu0 0 0 0 0\ncpu1 0 0 0 0\ncpu2 0 0 0 0\ncpu3 0 0 0 0\n", b), 4);
   ck_assert_int_eq(parse("cpu0 90 0 0 10\ncpu1 80 0 10 10\ncpu2 5 0 0 95\ncpu3 0 0 5 95\n", a), 4);
   uint64_t busy, total;
-  rapl_cpu_set_ticks(&before, &after, &topo, (rapl_cpu_set_t){0, -1}, &busy, &total);
+  set_ticks(&before, &after, &topo, (rapl_cpu_set_t){0, -1}, &busy, &total);
   ck_assert_uint_eq(busy, 180);
   ck_assert_uint_eq(total, 200);
-  rapl_cpu_set_ticks(&before, &after, &topo, (rapl_cpu_set_t){1, -1}, &busy, &total);
+  set_ticks(&before, &after, &topo, (rapl_cpu_set_t){1, -1}, &busy, &total);
   ck_assert_uint_eq(busy, 10);
-  rapl_cpu_set_ticks(&before, &after, &topo, (rapl_cpu_set_t){-1, -1}, &busy, &total);
+  set_ticks(&before, &after, &topo, (rapl_cpu_set_t){-1, -1}, &busy, &total);
   ck_assert_uint_eq(busy, 190);
   ck_assert_uint_eq(total, 400);
 }
@@ -90,7 +90,7 @@ START_TEST(offline_and_restarted_cpus_are_left_out) {
   ck_assert_int_eq(parse("cpu0 1000 0 0 1000\ncpu1 500 0 0 500\ncpu2 7 0 0 3\n", b), 3);
   ck_assert_int_eq(parse("cpu0 2 0 0 1\ncpu1 600 0 0 600\ncpu3 50 0 0 50\n", a), 3);
   uint64_t busy, total;
-  rapl_cpu_set_ticks(&before, &after, &topo, (rapl_cpu_set_t){-1, -1}, &busy, &total);
+  set_ticks(&before, &after, &topo, (rapl_cpu_set_t){-1, -1}, &busy, &total);
   ck_assert_uint_eq(busy, 100); /* cpu1 only */
   ck_assert_uint_eq(total, 200);
   ck_assert_uint_le(busy, total);
